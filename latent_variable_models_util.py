@@ -257,9 +257,9 @@ def gmm_log_density(X, pi, mu, sigma):
     from scipy.special import logsumexp
 
     X = check_data(X)
-    pi = check_weights(pi)
-    C = pi.shape[0]
-    mu = check_means(mu, C, X.shape[1])
+    mu = check_means(mu, None, X.shape[1])
+    C = mu.shape[0]
+    pi = check_weights(pi, C)
     sigma, chol = check_covariances(sigma, C, X.shape[1])
     with np.errstate(divide="ignore"):
         log_pi = np.log(pi)
