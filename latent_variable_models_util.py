@@ -382,7 +382,8 @@ def plot_densities(X, mu, sigma, alpha=0.5, colors="grey", ax=None, grid_size=20
     Parameters
     ----------
     X : array, shape (N, 2)
-        Data; only its range is used, to place a ``grid_size`` x ``grid_size`` grid.
+        Data; only its range (plus 5 % on each side) is used, to place a
+        ``grid_size`` x ``grid_size`` grid.
     mu : array, shape (C, 2)
     sigma : array, shape (C, 2, 2)
     alpha : float
@@ -409,6 +410,7 @@ def plot_densities(X, mu, sigma, alpha=0.5, colors="grey", ax=None, grid_size=20
         raise ValueError(f"colors must be one colour or {C} colours (one per component); got {len(colors)}")
     ax = _get_ax(ax)
     lo, hi = X.min(axis=0), X.max(axis=0)
+    lo, hi = lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)  # a small margin keeps edge points inside
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], grid_size), np.linspace(lo[1], hi[1], grid_size))
     grid = np.column_stack([g1.ravel(), g2.ravel()])
     drawn = []
