@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test execute student bench linkcheck clean check-python deps
+.PHONY: book test execute student bench linkcheck clean check-python deps mathjax browser
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -30,17 +30,55 @@ $(REQ_STAMP): requirements.txt | check-python
 
 deps: $(REQ_STAMP)
 
-book: $(REQ_STAMP)
+# MathJax 3, served by the web book itself (no CDN; see mathjax_path and html_extra_path in
+# _config.yml). npm ci installs the exact version of package-lock.json into node_modules/;
+# only what the pages use is staged for the site: the tex-chtml-full component (every TeX
+# package built in, so nothing is fetched on demand), its web fonts and its licence.
+MATHJAX_SRC := node_modules/mathjax
+MATHJAX_SITE := build/site_assets/_static/mathjax
+MATHJAX_STAMP := $(MATHJAX_SITE)/tex-chtml-full.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (Node.js) is needed to install MathJax for the book: apt-get install -y npm" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+$(MATHJAX_STAMP): node_modules/.package-lock.json
+	rm -rf $(MATHJAX_SITE)
+	mkdir -p $(MATHJAX_SITE)/output/chtml/fonts
+	cp -r $(MATHJAX_SRC)/es5/output/chtml/fonts/woff-v2 $(MATHJAX_SITE)/output/chtml/fonts/
+	cp $(MATHJAX_SRC)/LICENSE $(MATHJAX_SITE)/LICENSE
+	cp $(MATHJAX_SRC)/es5/tex-chtml-full.js $@
+
+mathjax: $(MATHJAX_STAMP)
+
+# Debian's Chromium, driven by Playwright in tests/test_browser.py (never a browser download).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "error: the browser tests need /usr/bin/chromium; run 'apt-get update && apt-get install -y chromium' as root" >&2; exit 1; fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+book: $(REQ_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html || { echo "error: the build wrote no _build/html/index.html" >&2; exit 1; }
 
-test: book
+test: book browser
 	$(PY) -m pytest tests -p no:cacheprovider
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $$($(PY) scripts/book_notebooks.py)
 
 execute: $(REQ_STAMP)
 	$(PY) scripts/sync_setup_cell.py
 	$(PY) scripts/execute_notebooks.py
+
+# The student edition: solution cells stubbed, solutions removed, notebooks run, HTML book in
+# build/student/_build/html (scripts/make_student_edition.py; the sources are never copied by hand).
+student: $(REQ_STAMP) $(MATHJAX_STAMP)
+	$(PY) scripts/make_student_edition.py --out build/student
+
+# External links, where there is internet (not part of `make test` nor of CI).
+linkcheck: $(REQ_STAMP) $(MATHJAX_STAMP)
+	$(VENV)/bin/jupyter-book build . --builder linkcheck
 
 clean:
 	rm -rf _build build test-artifacts

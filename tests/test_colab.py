@@ -1,0 +1,169 @@
+"""Every chapter runs as Colab runs it: one notebook, alone, nothing beside it.
+
+Colab opens a single ``.ipynb`` from GitHub in an empty ``/content`` folder. Here each
+chapter is copied alone into an empty temporary ``content/`` folder and run top to
+bottom by nbclient there, with a stand-in ``google.colab`` module on the kernel's
+path and the helper download of the set-up cell redirected (``LVM_BOOK_BASE_URL``)
+to a local HTTP server on 127.0.0.1 that serves this checkout, as GitHub serves the
+pinned ref. Colab brings its own numpy, scipy, matplotlib and scikit-learn: the
+notebooks must use those as they are (README.md, "Supported library versions").
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from book_notebooks import ROOT, repository_and_ref
+from browser_support import LOCAL_HOST, serve, unused_port
+from notebook_support import NOTEBOOK_IDS, NOTEBOOKS, code_cells, read
+
+HELPER = "latent_variable_models_util.py"
+PRELOADED = ("numpy", "scipy", "matplotlib", "scikit-learn", "sklearn")
+CELL_TIMEOUT_S = 300
+
+# Appended to the copy that runs: what the set-up cell decided, read back from the kernel.
+PROBE = "print(f'IN_COLAB={IN_COLAB} HELPER_DIR={Path(lvm.__file__).resolve().parent}')"
+
+
+@pytest.fixture(scope="module")
+def checkout():
+    """This checkout over HTTP on 127.0.0.1, standing in for raw.githubusercontent.com."""
+    with serve(ROOT) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def colab_module(tmp_path_factory):
+    """A folder holding a stand-in ``google.colab`` package (``google`` a namespace package)."""
+    folder = tmp_path_factory.mktemp("colab_stub")
+    package = folder / "google" / "colab"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('"""Stand-in for Colab\'s google.colab module (tests only)."""\n')
+    return folder
+
+
+def kernel_env(colab_module: Path | None, base_url: str) -> dict:
+    """The kernel's environment: ours, plus the Colab stand-in and the helper's address."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LVM_BOOK_ROOT")}
+    env["LVM_BOOK_BASE_URL"] = base_url
+    env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    if colab_module is not None:
+        env["PYTHONPATH"] = str(colab_module)
+    return env
+
+
+def content_folder(tmp_path: Path, notebook: Path) -> Path:
+    """An empty ``content/`` folder holding only a copy of ``notebook``."""
+    folder = tmp_path / "colab" / "content"
+    folder.mkdir(parents=True)
+    shutil.copy(notebook, folder / notebook.name)
+    return folder
+
+
+def run(nb, folder: Path, env: dict):
+    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute(env=env)
+    return nb
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_chapter_runs_alone_as_in_colab(notebook, tmp_path, checkout, colab_module):
+    folder = content_folder(tmp_path, notebook)
+    nb = nbformat.read(folder / notebook.name, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    before = len(checkout.requests)
+
+    run(nb, folder, kernel_env(colab_module, checkout.url))  # raises on the first failing cell
+
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert probe.strip() == f"IN_COLAB=True HELPER_DIR={folder.resolve()}"
+    # The helper came from the server, byte for byte, and nothing else of the checkout was used.
+    assert (folder / HELPER).read_bytes() == (ROOT / HELPER).read_bytes()
+    fetched = checkout.requests[before:]
+    assert (f"/{HELPER}", 200) in fetched
+    assert [r for r in fetched if r[1] != 200] == []
+
+
+@pytest.mark.parametrize("in_colab, where", [(True, "Colab's Files pane"), (False, "the folder of this notebook")])
+def test_setup_cell_says_what_to_do_when_the_helper_cannot_be_downloaded(in_colab, where, tmp_path, colab_module):
+    notebook = NOTEBOOKS[0]
+    folder = content_folder(tmp_path, notebook)
+    nb = nbformat.read(folder / notebook.name, as_version=4)
+    nb.cells = nb.cells[:1]
+    base_url = f"http://{LOCAL_HOST}:{unused_port()}"  # nothing listens: the server is down
+    repository, ref = repository_and_ref()
+
+    with pytest.raises(CellExecutionError) as failure:
+        run(nb, folder, kernel_env(colab_module if in_colab else None, base_url))
+
+    assert failure.value.ename == "RuntimeError"
+    message = failure.value.evalue
+    assert message.startswith(f"Could not download the book's helper module from {base_url}/{HELPER} (")
+    assert "Connection refused" in message
+    assert "Check the internet connection and run this cell again" in message
+    assert (f"download {HELPER} from https://github.com/{repository} (ref {ref}) "
+            f"and put it in {where}.") in message
+    assert not (folder / HELPER).exists()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_setup_cell_downloads_the_helper_at_the_ref_colab_opens(notebook):
+    # Colab opens the notebook at repository.branch of _config.yml (the launch button);
+    # by default the set-up cell must fetch the helper from the same repository and ref.
+    repository, ref = repository_and_ref()
+    source = read(notebook).cells[0].source
+    assert re.search(r'^BOOK_REPOSITORY = "([^"]+)"$', source, re.M).group(1) == repository
+    assert re.search(r'^BOOK_REF = "([^"]+)"$', source, re.M).group(1) == ref
+    assert 'f"https://raw.githubusercontent.com/{BOOK_REPOSITORY}/{BOOK_REF}"' in source
+    assert f'HELPER = "{HELPER}"' in source
+    assert (ROOT / HELPER).is_file(), "the helper must sit at the root of the repository"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_chapter_uses_colabs_own_scientific_libraries(notebook):
+    install = re.compile(r"(?:pip|conda|mamba|uv)\s+(?:pip\s+)?install|importlib\.reload|pkg_resources\.require")
+    for cell in code_cells(read(notebook)):
+        assert not install.search(cell.source), f"a cell installs or swaps packages:\n{cell.source}"
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith(("!", "%")):
+                assert not any(lib in line for lib in PRELOADED), f"shell command touching a preloaded library: {line}"
+
+
+def supported_ranges() -> dict:
+    """``{package: (lowest, highest)}`` from the README's "Supported library versions" table."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Supported library versions", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\|\s*([A-Za-z][\w-]*)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|", section, re.M)
+    return {name.lower(): (low, high) for name, low, high in rows}
+
+
+def _version(text: str) -> tuple:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def test_readme_states_the_supported_range_of_every_preloaded_library():
+    ranges = supported_ranges()
+    assert sorted(ranges) == ["matplotlib", "numpy", "python", "scikit-learn", "scipy"]
+    for name, (low, high) in ranges.items():
+        assert _version(low) <= _version(high), name
+
+
+def test_the_pinned_versions_we_test_with_are_the_top_of_the_supported_range():
+    pins = dict(re.findall(r"^([A-Za-z][\w-]*)==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M))
+    pins = {k.lower(): v for k, v in pins.items()}
+    for name, (_low, high) in supported_ranges().items():
+        if name == "python":
+            continue
+        assert _version(pins[name])[:2] == _version(high)[:2], (
+            f"{name}: requirements.txt pins {pins[name]}, README says up to {high}")
