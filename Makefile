@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test execute student bench linkcheck clean check-python deps mathjax browser
+.PHONY: book test execute student bench linkcheck clean check-python deps mathjax browser test-oldest
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -71,10 +71,32 @@ execute: $(REQ_STAMP)
 	$(PY) scripts/sync_setup_cell.py
 	$(PY) scripts/execute_notebooks.py
 
+# Timing of one EM iteration against scikit-learn (minutes; not part of `make test`). BLAS may use
+# every core here: the global one-thread settings above are for reproducible notebook outputs.
+bench: $(REQ_STAMP)
+	env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS -u MKL_NUM_THREADS -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  $(PY) benchmarks/bench_em.py
+
 # The student edition: solution cells stubbed, solutions removed, notebooks run, HTML book in
 # build/student/_build/html (scripts/make_student_edition.py; the sources are never copied by hand).
 student: $(REQ_STAMP) $(MATHJAX_STAMP)
 	$(PY) scripts/make_student_edition.py --out build/student
+
+# Optional, not in `make test` nor CI (it downloads ~150 MB of old wheels): every chapter
+# run alone as in Colab with the lowest library versions README.md supports, on Python 3.10.
+OLDEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) python3.10)
+OLDEST_VENV := build/oldest-venv
+
+$(OLDEST_VENV)/.installed: tests/requirements-oldest.txt
+	@$(OLDEST_PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null || { \
+	  echo "error: test-oldest needs Python 3.10; run e.g. 'make test-oldest OLDEST_PYTHON=/path/to/python3.10'" >&2; exit 1; }
+	rm -rf $(OLDEST_VENV)
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -r tests/requirements-oldest.txt
+	@touch $@
+
+test-oldest: $(REQ_STAMP) $(OLDEST_VENV)/.installed
+	LVM_OLDEST_PYTHON=$(abspath $(OLDEST_VENV))/bin/python $(PY) -m pytest tests/test_colab.py -p no:cacheprovider -k oldest
 
 # External links, where there is internet (not part of `make test` nor of CI).
 linkcheck: $(REQ_STAMP) $(MATHJAX_STAMP)

@@ -1120,8 +1120,10 @@ class _Runner:
 
 def _check_n_threads(n_threads):
     if n_threads is None:
-        from threadpoolctl import threadpool_info
-
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:     # threadpoolctl comes with scikit-learn; without it, stay on one thread
+            return 1
         counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
         return max(1, min(counts)) if counts else 1
     if not isinstance(n_threads, numbers.Integral) or isinstance(n_threads, bool) or n_threads < 1:
@@ -1175,11 +1177,22 @@ def sufficient_statistics(X, pi, mu, sigma_chol, n_threads=1):
         return _sufficient_statistics(X, pi, mu, chol, runner)
 
 
-def _collapse_resolution(mu, sigma):
-    """Smallest standard deviation, per component, that float64 can resolve at its mean: (C,)."""
-    scale = np.maximum(np.abs(mu).max(axis=1),
-                       np.sqrt(np.maximum(np.diagonal(sigma, axis1=1, axis2=2).max(axis=1), 0.0)))
-    return 16.0 * np.finfo(float).eps * scale
+def _singular_components(mu, sigma):
+    """Indices of numerically singular covariances, and their extreme eigenvalues (C,), (C,).
+
+    A covariance accumulated in float64 carries rounding errors of about
+    ``eps`` times its largest eigenvalue, so an eigenvalue at most
+    ``16 D eps`` times the largest is indistinguishable from 0 (the matrix is
+    singular: the component lies on fewer than D + 1 distinct points). A
+    spread below the spacing of float64 numbers at the component's mean,
+    ``sqrt(lambda_min) <= 16 eps max_j |mu_j|``, is a single point.
+    """
+    eps = np.finfo(float).eps
+    D = mu.shape[1]
+    eig = np.linalg.eigvalsh(sigma)
+    low, high = eig[:, 0], eig[:, -1]
+    floor = np.maximum(16.0 * D * eps * high, (16.0 * eps * np.abs(mu).max(axis=1)) ** 2)
+    return np.flatnonzero(~(low > floor)), low, high
 
 
 def m_step_from_stats(stats, reg_covar=0.0):
@@ -1214,11 +1227,13 @@ def m_step_from_stats(stats, reg_covar=0.0):
     CollapsedComponentError
         If a component's total responsibility is at most ``n`` times machine
         epsilon (no data are left to it: equations (17)-(18) would be 0 / 0),
-        if its covariance is not positive definite, or if its smallest
-        standard deviation (smallest diagonal entry of the Cholesky factor)
-        is below what float64 can resolve at the component's mean, 16 eps
-        times the size of its coordinates -- the component sits on a single
-        point or on identical points.
+        or if its covariance is numerically singular or not positive
+        definite: smallest eigenvalue at most ``16 D eps`` times the largest
+        (rounding level), or a standard deviation below the spacing of float64
+        numbers at the mean -- the component sits on a single point, on
+        identical points, or on fewer than D + 1 distinct points. Covariances
+        that are merely ill-conditioned (condition numbers up to about
+        1e14 / D) are accepted; section 5's ``m_step`` stops at 1e6 eps.
     """
     if not isinstance(stats, SuffStats):
         raise ValueError(f"stats must be a SuffStats; got {type(stats).__name__}")
@@ -1240,24 +1255,20 @@ def m_step_from_stats(stats, reg_covar=0.0):
     sigma = 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
     if reg_covar > 0:
         sigma += reg_covar * np.eye(D)
+    singular, low, high = _singular_components(mu, sigma)
+    if singular.size:
+        c = int(singular[0])
+        raise CollapsedComponentError(
+            f"the covariance of component {c} has collapsed: it is numerically singular (eigenvalues "
+            f"{low[c]:.3g} to {high[c]:.3g}); the component sits on a single point or on fewer than D + 1 "
+            f"distinct points; restart, or use reg_covar > 0", c)
     try:
         chol = np.linalg.cholesky(sigma)
-        bad = None
     except np.linalg.LinAlgError:
-        chol, bad = None, next(c for c in range(C) if not _is_positive_definite(sigma[c]))
-    if bad is not None:
+        c = next(c for c in range(C) if not _is_positive_definite(sigma[c]))
         raise CollapsedComponentError(
-            f"the covariance of component {bad} is not positive definite: the component has collapsed onto "
-            f"fewer than D + 1 distinct points; restart, or use reg_covar > 0", bad)
-    smallest = np.diagonal(chol, axis1=1, axis2=2).min(axis=1)
-    resolution = _collapse_resolution(mu, sigma)
-    tiny = np.flatnonzero(~(smallest > resolution))
-    if tiny.size:
-        c = int(tiny[0])
-        raise CollapsedComponentError(
-            f"the covariance of component {c} has collapsed: its smallest standard deviation {smallest[c]:.3g} "
-            f"is below the float64 resolution {resolution[c]:.3g} at its mean (a component on a single point "
-            f"or on identical points); restart, or use reg_covar > 0", c)
+            f"the covariance of component {c} is not positive definite: the component has collapsed onto "
+            f"fewer than D + 1 distinct points; restart, or use reg_covar > 0", c) from None
     return pi, mu, sigma, chol
 
 

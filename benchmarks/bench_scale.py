@@ -138,14 +138,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
     args = parser.parse_args(argv)
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster, wait
     import dask
     import dask.array as da
+    from threadpoolctl import threadpool_limits
 
     sizes = [10**5, 10**6] if args.quick else [10**6, 10**7]
     n_stream = 2 * 10**6 if args.quick else 10**8
     iters = {sizes[0]: 5, sizes[1]: 3}
-    stream_iters = 2
+    stream_iters = 2          # M-steps: three passes over the 1e8 rows, two timed intervals
     pi, mu, sigma = benchmark_mixture()
     init = start_params(pi, mu, sigma)
     rows, timings = [], {}
@@ -154,19 +155,19 @@ def main(argv=None):
     print(f"memory read bandwidth: {bandwidth / 1e9:.1f} GB/s", flush=True)
 
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     client = Client(cluster)
     try:
         for n in sizes:
             lazy = lvm.mixture_dask_array(n, pi, mu, sigma, chunk_size=CHUNK, seed=SEED)
-            X = lazy.compute()
+            with dask.config.set(scheduler="threads"), threadpool_limits(limits=1, user_api="blas"):
+                X = lazy.compute()   # the same rows, in this process's memory
             k = iters[n]
             t_mem = in_memory_iteration_time(X, init, k)
             with dask.config.set(scheduler="threads"):   # not the Client, which is now the default
                 t_local = timed_iterations(lambda cb: lvm.fit_gmm_dask(
                     da.from_array(X, chunks=(CHUNK, D)), init, max_iter=k, tol=0.0, callback=cb))
             persisted = client.persist(lazy)
-            from distributed import wait
             wait(persisted)
             t_cluster = timed_iterations(lambda cb: lvm.fit_gmm_dask(
                 persisted, init, max_iter=k, tol=0.0, client=client, callback=cb))
@@ -190,9 +191,10 @@ def main(argv=None):
         cluster.close()
 
     # Generation cost alone (it is part of every streamed iteration), on one chunk in this process.
-    t = time.perf_counter()
-    lvm.mixture_dask_array(CHUNK, pi, mu, sigma, chunk_size=CHUNK, seed=SEED).compute(scheduler="sync")
-    gen_rate = CHUNK / (time.perf_counter() - t)
+    with threadpool_limits(limits=1, user_api="blas"):
+        t = time.perf_counter()
+        lvm.mixture_dask_array(CHUNK, pi, mu, sigma, chunk_size=CHUNK, seed=SEED).compute(scheduler="sync")
+        gen_rate = CHUNK / (time.perf_counter() - t)
 
     write_results(rows, mem, bandwidth, gen_rate, n_stream, sizes, args.quick)
 

@@ -28,6 +28,9 @@ from book_notebooks import ROOT, toc_entries
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, HTML_DIR, LOCAL_HOST, serve
 
 ENTRIES = toc_entries()
+MATHJAX_VERSION = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/mathjax"]["version"]
+MATHJAX_COMPONENT = "mathjax/" + yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"][
+    "mathjax_path"].split("mathjax/", 1)[-1]
 NOTEBOOK_ENTRIES = [e for e in ENTRIES if (ROOT / f"{e}.ipynb").exists()]
 ARTICLE_EQUATIONS = [f"({n})" for n in range(1, 20)]
 SEARCH_WORD, SEARCH_PAGE = "Jensen", "book/02_expectation_maximization"
@@ -61,6 +64,9 @@ COLLECT_JS = r"""
     inlines: inlines.length,
     inlines_typeset: inlines.filter((s) => s.querySelector('mjx-container')).length,
     math_errors: Array.from(document.querySelectorAll('[data-mjx-error]')).map((e) => e.getAttribute('data-mjx-error')),
+    mathjax_version: (window.MathJax && MathJax.version) || null,
+    mathjax_scripts: Array.from(document.scripts).map((s) => s.getAttribute('src') || '').filter((s) => /mathjax/i.test(s)),
+    font_errors: Array.from(document.fonts).filter((f) => f.status === 'error').map((f) => f.family),
     labels: Array.from(document.querySelectorAll('mjx-container[display="true"] mjx-labels mjx-mtd')).map(glyphs),
     spoken_labels: Array.from(document.querySelectorAll('mjx-assistive-mml mlabeledtr')).map((r) => r.firstElementChild.textContent.trim()),
     anchors: Array.from(document.querySelectorAll('[id^="eq-"]')).map((a) => a.id),
@@ -106,7 +112,7 @@ class Visit:
 
 def _is_local(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme in ("data", "blob", "about") or parts.hostname == LOCAL_HOST
+    return parts.scheme in ("data", "blob", "about", "file") or parts.hostname == LOCAL_HOST
 
 
 def _open(browser, url: str, visit: Visit):
@@ -226,6 +232,11 @@ def test_every_math_block_is_typeset_without_error(entry, visits):
     assert page["math_errors"] == [], "MathJax shows an error instead of the formula"
     left = [token for token in RAW_MATH if token in page["text"]]
     assert left == [], f"raw LaTeX left in the text of the page: {left}"
+    assert page["font_errors"] == []
+    if visit.mathjax:
+        # The site's own copy, once: the version npm installed from package-lock.json.
+        assert page["mathjax_version"] == MATHJAX_VERSION
+        assert [urlsplit(s).path.split("_static/")[-1] for s in page["mathjax_scripts"]] == [MATHJAX_COMPONENT]
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
@@ -267,6 +278,19 @@ def test_full_page_screenshot_is_saved(entry, visits):
 # ---------------------------------------------------------------- across the book
 
 
+def test_site_ships_only_the_mathjax_it_uses():
+    # One component with every TeX package built in, its web fonts and its licence:
+    # not the 24 MB package, and nothing under a root _static/ (JB1 would inject it).
+    assert not (ROOT / "_static").exists()
+    shipped = HTML_DIR / "_static" / "mathjax"
+    files = sorted(p.relative_to(shipped).as_posix() for p in shipped.rglob("*") if p.is_file())
+    fonts = [f for f in files if f.startswith("output/chtml/fonts/woff-v2/")]
+    assert sorted(set(files) - set(fonts)) == sorted(["LICENSE", MATHJAX_COMPONENT.removeprefix("mathjax/")])
+    assert fonts and all(f.endswith(".woff") for f in fonts)
+    total = sum((shipped / f).stat().st_size for f in files)
+    assert total < 3_000_000, f"{total} bytes of MathJax shipped"
+
+
 def test_each_article_equation_number_is_shown_exactly_once_in_the_book(visits):
     shown = Counter(label for entry in ENTRIES for label in visits(entry).page["labels"])
     missing = [n for n in ARTICLE_EQUATIONS if shown[n] == 0]
@@ -302,6 +326,24 @@ def test_download_button_serves_this_notebook(entry, visits, site):
         served = nbformat.reads(response.read().decode("utf-8"), as_version=4)
     stored = nbformat.read(ROOT / f"{entry}.ipynb", as_version=4)
     assert [c.source for c in served.cells] == [c.source for c in stored.cells]
+
+
+def test_chapter_opened_from_disk_shows_typeset_equations(browser):
+    # A reader may open the HTML files straight from disk (file://), with no server at all.
+    entry = next((e for e in NOTEBOOK_ENTRIES if "\\tag{" in (ROOT / f"{e}.ipynb").read_text()), None)
+    assert entry is not None, "no chapter with a tagged equation"
+    visit = Visit(entry=entry, url=(HTML_DIR / f"{entry}.html").resolve().as_uri())
+    context, page = _open(browser, visit.url, visit)
+    try:
+        visit.mathjax = page.evaluate(SETTLE_JS)
+        visit.page = page.evaluate(COLLECT_JS)
+    finally:
+        context.close()
+    assert (visit.console_errors, visit.failed_requests, visit.blocked) == ([], [], [])
+    assert visit.mathjax
+    assert visit.page["displays"] > 0
+    assert visit.page["displays_typeset"] == visit.page["displays"]
+    assert visit.page["labels"] and visit.page["math_errors"] == []
 
 
 def test_site_search_finds_jensen_on_the_em_chapter(site, browser):

@@ -11,6 +11,8 @@ notebooks must use those as they are (README.md, "Supported library versions").
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -26,10 +28,18 @@ from notebook_support import NOTEBOOK_IDS, NOTEBOOKS, code_cells, read
 
 HELPER = "latent_variable_models_util.py"
 PRELOADED = ("numpy", "scipy", "matplotlib", "scikit-learn", "sklearn")
+# `make test-oldest` sets this to a Python 3.10 with tests/requirements-oldest.txt installed.
+OLDEST_PYTHON = os.environ.get("LVM_OLDEST_PYTHON")
 CELL_TIMEOUT_S = 300
 
 # Appended to the copy that runs: what the set-up cell decided, read back from the kernel.
 PROBE = "print(f'IN_COLAB={IN_COLAB} HELPER_DIR={Path(lvm.__file__).resolve().parent}')"
+VERSIONS_PROBE = """\
+import sys, numpy, scipy, matplotlib, sklearn
+print('python', '.'.join(map(str, sys.version_info[:3])))
+for module in (numpy, scipy, matplotlib, sklearn):
+    print(module.__name__.replace('sklearn', 'scikit-learn'), module.__version__)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +61,6 @@ def colab_module(tmp_path_factory):
 
 def kernel_env(colab_module: Path | None, base_url: str) -> dict:
     """The kernel's environment: ours, plus the Colab stand-in and the helper's address."""
-    import os
-
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LVM_BOOK_ROOT")}
     env["LVM_BOOK_BASE_URL"] = base_url
     env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
@@ -69,30 +77,56 @@ def content_folder(tmp_path: Path, notebook: Path) -> Path:
     return folder
 
 
-def run(nb, folder: Path, env: dict):
-    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+def run(nb, folder: Path, env: dict, kernel_name: str = "python3"):
+    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name=kernel_name,
                    resources={"metadata": {"path": str(folder)}}).execute(env=env)
     return nb
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
-def test_chapter_runs_alone_as_in_colab(notebook, tmp_path, checkout, colab_module):
+def run_as_in_colab(notebook: Path, tmp_path: Path, checkout, colab_module, kernel_name="python3"):
+    """Run a lone copy of ``notebook`` (plus a probe cell); check what Colab would need."""
     folder = content_folder(tmp_path, notebook)
     nb = nbformat.read(folder / notebook.name, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    nb.cells.append(nbformat.v4.new_code_cell(VERSIONS_PROBE))
     before = len(checkout.requests)
 
-    run(nb, folder, kernel_env(colab_module, checkout.url))  # raises on the first failing cell
+    run(nb, folder, kernel_env(colab_module, checkout.url), kernel_name)  # raises on a failing cell
 
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
-    probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    probe = "".join(o.get("text", "") for o in nb.cells[-2].outputs)
     assert probe.strip() == f"IN_COLAB=True HELPER_DIR={folder.resolve()}"
     # The helper came from the server, byte for byte, and nothing else of the checkout was used.
     assert (folder / HELPER).read_bytes() == (ROOT / HELPER).read_bytes()
     fetched = checkout.requests[before:]
     assert (f"/{HELPER}", 200) in fetched
     assert [r for r in fetched if r[1] != 200] == []
+    versions = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    return dict(line.split(" ", 1) for line in versions.strip().splitlines())
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_chapter_runs_alone_as_in_colab(notebook, tmp_path, checkout, colab_module):
+    run_as_in_colab(notebook, tmp_path, checkout, colab_module)
+
+
+@pytest.mark.skipif(OLDEST_PYTHON is None, reason="only in `make test-oldest` (sets LVM_OLDEST_PYTHON)")
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_chapter_runs_as_in_colab_with_the_oldest_supported_libraries(
+        notebook, tmp_path, checkout, colab_module, monkeypatch):
+    # A kernel spec for the interpreter that has the README's lowest versions installed.
+    spec = tmp_path / "jupyter" / "kernels" / "lvm-oldest"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [OLDEST_PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "oldest supported", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+
+    used = run_as_in_colab(notebook, tmp_path, checkout, colab_module, kernel_name="lvm-oldest")
+
+    for name, (low, _high) in supported_ranges().items():
+        assert _version(used[name])[:2] == _version(low)[:2], f"{name} {used[name]} is not the lowest, {low}"
 
 
 @pytest.mark.parametrize("in_colab, where", [(True, "Colab's Files pane"), (False, "the folder of this notebook")])
@@ -157,6 +191,14 @@ def test_readme_states_the_supported_range_of_every_preloaded_library():
     assert sorted(ranges) == ["matplotlib", "numpy", "python", "scikit-learn", "scipy"]
     for name, (low, high) in ranges.items():
         assert _version(low) <= _version(high), name
+
+
+def test_make_test_oldest_installs_the_bottom_of_the_supported_range():
+    text = (ROOT / "tests" / "requirements-oldest.txt").read_text()
+    pins = {k.lower(): v for k, v in re.findall(r"^([A-Za-z][\w-]*)==(\S+)$", text, re.M)}
+    for name, (low, _high) in supported_ranges().items():
+        if name != "python":
+            assert _version(pins[name])[:2] == _version(low)[:2], f"{name}: {pins[name]} vs README {low}"
 
 
 def test_the_pinned_versions_we_test_with_are_the_top_of_the_supported_range():

@@ -31,7 +31,7 @@ FIT_TIMEOUT = 60     # seconds; a fit that takes longer fails the test
 def cluster_client():
     """Two single-threaded worker processes on 127.0.0.1, shared by this module's tests."""
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       host="127.0.0.1", dashboard_address=None,
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                        silence_logs=logging.CRITICAL)
     client = distributed.Client(cluster)
     yield client

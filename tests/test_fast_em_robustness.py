@@ -156,6 +156,18 @@ def test_covariance_of_points_on_a_line_is_not_positive_definite():
     assert lvm.m_step_from_stats(stats, reg_covar=1e-6)[3].shape == (1, 2, 2)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_points_on_a_plane_give_a_numerically_singular_covariance(seed):
+    # In floating point the Cholesky factorisation of such a covariance may "succeed"
+    # with a pivot at rounding level; the check on the pivot catches it.
+    rng = np.random.default_rng(seed)
+    plane = rng.standard_normal((50, 2)) @ rng.standard_normal((2, 3)) + 5.0
+    stats = lvm.sufficient_statistics(plane, np.ones(1), plane.mean(axis=0, keepdims=True), np.eye(3)[None])
+    with pytest.raises(lvm.CollapsedComponentError,
+                       match="covariance of component 0 (is not positive definite|has collapsed)"):
+        lvm.m_step_from_stats(stats)
+
+
 def test_fifty_dimensions_recover_the_components():
     rng = np.random.default_rng(608)
     D, C = 50, 3
