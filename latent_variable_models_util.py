@@ -18,6 +18,10 @@ Sections, in order:
    summable sufficient statistics (SuffStats), fit_gmm with restarts.
 7. Bayesian GMM -- BIC/AIC, the variational Bayesian GMM of PRML 10.2 with its
    evidence lower bound, and a Gibbs sampler for the same model.
+8. Self-checks and course data -- check_e_step, check_log_e_step, check_m_step,
+   check_m_step_diagonal and check_lower_bound test a student's exercise
+   function and say plainly what is wrong; load_faithful (Old Faithful data)
+   and animation_html (an animation that plays offline).
 9. EM at scale -- EM as a map-reduce of sufficient statistics on Dask (local
    threads or a distributed cluster), a seeded chunk-by-chunk data generator,
    and online (stepwise) EM. Dask is imported inside these functions only.

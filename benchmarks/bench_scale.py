@@ -104,11 +104,11 @@ def memory_bandwidth(gib=1.0, repeats=5):
     return a.nbytes / best
 
 
-def timed_iterations(run):
-    """Call ``run(callback)``; return the median seconds between consecutive callbacks.
+def iteration_intervals(run):
+    """Call ``run(callback)``; return the seconds between consecutive callbacks, shape (n_iter,).
 
     fit_gmm and fit_gmm_dask call back after the first pass (iteration 0) and
-    after every M-step and pass; one interval is one EM iteration.
+    after every M-step and pass, so one interval is one EM iteration.
     """
     import warnings
 
@@ -116,40 +116,59 @@ def timed_iterations(run):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lvm.EMConvergenceWarning)
         run(lambda *args: stamps.append(time.perf_counter()))
-    return float(np.median(np.diff(stamps)))
+    return np.diff(stamps)
 
 
-def in_memory_iteration_time(X, init, n_iter):
-    """Seconds per iteration of the in-memory EM, ``fit_gmm`` (section 6), from ``init``.
+CONFIGS = ["in memory (NumPy)", "Dask, local threads", "Dask, 2-process cluster"]
 
-    Its threads follow the BLAS setting (not pinned here: all cores), as Dask's
-    thread pool uses all cores.
+
+def time_configs(n, pi, mu, sigma, init, k, rounds, client):
+    """Intervals per iteration of the three configurations on the same N rows, interleaved over rounds.
+
+    Interleaving spreads the disturbance of other jobs on a shared machine over
+    all three configurations alike.
     """
-    import warnings
+    import dask
+    import dask.array as da
+    from distributed import wait
+    from threadpoolctl import threadpool_limits
 
-    def run(callback):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", lvm.EMConvergenceWarning)
-            lvm.fit_gmm(X, C, init=init, max_iter=n_iter, tol=0.0, callback=callback)
-    return timed_iterations(run)
+    lazy = lvm.mixture_dask_array(n, pi, mu, sigma, chunk_size=CHUNK, seed=SEED)
+    with dask.config.set(scheduler="threads"), threadpool_limits(limits=1, user_api="blas"):
+        X = lazy.compute()                       # the same rows, in this process's memory
+    persisted = client.persist(lazy)             # and in the two workers' memory
+    wait(persisted)
+    runs = {
+        # fit_gmm's threads follow the (unpinned) BLAS setting: all cores, like Dask's pool.
+        CONFIGS[0]: lambda cb: lvm.fit_gmm(X, C, init=init, max_iter=k, tol=0.0, callback=cb),
+        CONFIGS[1]: lambda cb: lvm.fit_gmm_dask(da.from_array(X, chunks=(CHUNK, D)), init, max_iter=k,
+                                                tol=0.0, callback=cb),
+        CONFIGS[2]: lambda cb: lvm.fit_gmm_dask(persisted, init, max_iter=k, tol=0.0, client=client,
+                                                callback=cb),
+    }
+    intervals = {name: [] for name in CONFIGS}
+    for _ in range(rounds):
+        for name in CONFIGS:
+            with dask.config.set(scheduler="threads"):   # local runs: not the Client (now the default)
+                intervals[name] += list(iteration_intervals(runs[name]))
+    del persisted
+    return intervals
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
     args = parser.parse_args(argv)
-    from dask.distributed import Client, LocalCluster, wait
-    import dask
-    import dask.array as da
+    from dask.distributed import Client, LocalCluster
     from threadpoolctl import threadpool_limits
 
     sizes = [10**5, 10**6] if args.quick else [10**6, 10**7]
     n_stream = 2 * 10**6 if args.quick else 10**8
-    iters = {sizes[0]: 5, sizes[1]: 3}
+    iters, rounds = {sizes[0]: 3, sizes[1]: 2}, 3
     stream_iters = 2          # M-steps: three passes over the 1e8 rows, two timed intervals
     pi, mu, sigma = benchmark_mixture()
     init = start_params(pi, mu, sigma)
-    rows, timings = [], {}
+    rows = []
 
     bandwidth = memory_bandwidth(0.25 if args.quick else 1.0)
     print(f"memory read bandwidth: {bandwidth / 1e9:.1f} GB/s", flush=True)
@@ -159,32 +178,20 @@ def main(argv=None):
     client = Client(cluster)
     try:
         for n in sizes:
-            lazy = lvm.mixture_dask_array(n, pi, mu, sigma, chunk_size=CHUNK, seed=SEED)
-            with dask.config.set(scheduler="threads"), threadpool_limits(limits=1, user_api="blas"):
-                X = lazy.compute()   # the same rows, in this process's memory
-            k = iters[n]
-            t_mem = in_memory_iteration_time(X, init, k)
-            with dask.config.set(scheduler="threads"):   # not the Client, which is now the default
-                t_local = timed_iterations(lambda cb: lvm.fit_gmm_dask(
-                    da.from_array(X, chunks=(CHUNK, D)), init, max_iter=k, tol=0.0, callback=cb))
-            persisted = client.persist(lazy)
-            wait(persisted)
-            t_cluster = timed_iterations(lambda cb: lvm.fit_gmm_dask(
-                persisted, init, max_iter=k, tol=0.0, client=client, callback=cb))
-            del persisted, X
-            for name, t in [("in memory (NumPy)", t_mem), ("Dask, local threads", t_local),
-                            ("Dask, 2-process cluster", t_cluster)]:
-                rows.append((name, n, k, t, t / t_mem - 1.0))
-                timings[(name, n)] = t
-                print(f"N={n:.0e} {name}: {t:.3f} s/iteration", flush=True)
+            intervals = time_configs(n, pi, mu, sigma, init, iters[n], rounds, client)
+            best_memory = min(intervals[CONFIGS[0]])
+            for name in CONFIGS:
+                t = np.array(intervals[name])
+                rows.append((name, n, len(t), t.min(), float(np.median(t)), t.min() / best_memory - 1.0))
+                print(f"N={n:.0e} {name}: min {t.min():.3f}, median {np.median(t):.3f} s/iteration", flush=True)
 
         stream = lvm.mixture_dask_array(n_stream, pi, mu, sigma, chunk_size=CHUNK, seed=SEED)
         client.run(lambda: __import__("gc").collect())
         with PeakRSS() as mem:
-            t_stream = timed_iterations(lambda cb: lvm.fit_gmm_dask(
+            t = iteration_intervals(lambda cb: lvm.fit_gmm_dask(
                 stream, init, max_iter=stream_iters, tol=0.0, client=client, callback=cb))
-        rows.append(("Dask streamed, 2-process cluster", n_stream, stream_iters, t_stream, np.nan))
-        print(f"N={n_stream:.0e} streamed: {t_stream:.1f} s/iteration, peak RSS {mem.peak / 2**30:.2f} GiB",
+        rows.append(("Dask streamed, 2-process cluster", n_stream, len(t), t.min(), float(np.median(t)), np.nan))
+        print(f"N={n_stream:.0e} streamed: min {t.min():.1f} s/iteration, peak RSS {mem.peak / 2**30:.2f} GiB",
               flush=True)
     finally:
         client.close()
@@ -192,9 +199,9 @@ def main(argv=None):
 
     # Generation cost alone (it is part of every streamed iteration), on one chunk in this process.
     with threadpool_limits(limits=1, user_api="blas"):
-        t = time.perf_counter()
+        t0 = time.perf_counter()
         lvm.mixture_dask_array(CHUNK, pi, mu, sigma, chunk_size=CHUNK, seed=SEED).compute(scheduler="sync")
-        gen_rate = CHUNK / (time.perf_counter() - t)
+        gen_rate = CHUNK / (time.perf_counter() - t0)
 
     write_results(rows, mem, bandwidth, gen_rate, n_stream, sizes, args.quick)
 
@@ -203,24 +210,26 @@ def write_results(rows, mem, bandwidth, gen_rate, n_stream, sizes, quick):
     RESULTS.mkdir(parents=True, exist_ok=True)
     data_bytes = n_stream * D * 8
     big = sizes[-1]
-    overhead = {name: o for name, n, _, _, o in rows if n == big}
+    overhead = {r[0]: r[-1] for r in rows if r[1] == big}
     lines = [
         "# EM at scale: benchmark results",
         "",
         f"Mixture with D = {D}, C = {C}; chunks of {CHUNK:,} rows ({CHUNK * D * 8 / 1e6:.0f} MB). "
-        f"Machine: {os.cpu_count()} logical CPUs ({platform.machine()}), shared with other jobs, so "
-        "timings carry a few per cent of noise. BLAS threads not pinned. "
-        "Seconds per iteration are the median over the timed iterations"
-        + (" (quick run: small sizes)." if quick else "."),
+        f"Machine: {os.cpu_count()} logical CPUs ({platform.machine()}), shared with other jobs "
+        f"(load average {os.getloadavg()[0]:.1f} when the run ended), so single timings vary by tens of "
+        "per cent. BLAS threads not pinned. "
+        "Each configuration ran in interleaved rounds; *s / iteration* is the fastest timed "
+        "iteration (the one least disturbed by other jobs), the median is shown beside it, and the "
+        "overhead compares fastest with fastest" + (" (quick run: small sizes)." if quick else "."),
         "",
-        "| configuration | N | iterations timed | s / iteration | points / s | overhead vs in memory "
+        "| configuration | N | iterations timed | s / iteration | median | points / s | overhead vs in memory "
         "| bytes read / iteration | that read at memory bandwidth |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, n, k, t, o in rows:
+    for name, n, k, t, t_med, o in rows:
         nbytes = n * D * 8
         over = "--" if np.isnan(o) else f"{100 * o:+.0f} %"
-        lines.append(f"| {name} | {n:.0e} | {k} | {t:.3f} | {n / t:.3g} | {over} | "
+        lines.append(f"| {name} | {n:.0e} | {k} | {t:.3f} | {t_med:.3f} | {n / t:.3g} | {over} | "
                      f"{nbytes / 1e9:.2f} GB | {nbytes / bandwidth:.3f} s |")
     lines += [
         "",
@@ -249,17 +258,17 @@ def plot_results(rows, mem, data_bytes, path):
 
     lvm.set_book_style()
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
-    names = ["in memory (NumPy)", "Dask, local threads", "Dask, 2-process cluster"]
+    names = CONFIGS
     colors = ["0.45", "tab:blue", "tab:orange"]
-    sizes = sorted({n for name, n, *_ in rows if name in names})
+    sizes = sorted({r[1] for r in rows if r[0] in names})
     width = 0.25
     for j, (name, color) in enumerate(zip(names, colors)):
-        rate = [next(n / t for nm, n, _, t, _ in rows if nm == name and n == size) for size in sizes]
+        rate = [next(r[1] / r[3] / 1e6 for r in rows if r[0] == name and r[1] == size) for size in sizes]
         ax0.bar(np.arange(len(sizes)) + (j - 1) * width, rate, width, color=color, label=name)
     stream = next(r for r in rows if r[0].startswith("Dask streamed"))
-    ax0.bar(len(sizes), stream[1] / stream[3], width, color="tab:green", label="Dask streamed (generated)")
+    ax0.bar(len(sizes), stream[1] / stream[3] / 1e6, width, color="tab:green", label="Dask streamed (generated)")
     ax0.set_xticks(np.arange(len(sizes) + 1), [f"N = {n:.0e}" for n in sizes] + [f"N = {stream[1]:.0e}\nstreamed"])
-    ax0.set_ylabel("points per second (one EM iteration)")
+    ax0.set_ylabel("million points per second")
     ax0.set_title("Throughput of one EM iteration (D = 10, C = 5)")
     ax0.legend(loc="upper right", fontsize=9)
     ax1.bar([0, 1], [data_bytes / 2**30, mem.peak / 2**30], color=["0.6", "tab:green"])

@@ -240,10 +240,20 @@ def main(argv=None):
     notebooks = write_edition(args.out)
     print(f"wrote {len(notebooks)} student notebooks into {args.out}")
     if not args.no_execute:
+        from nbclient.exceptions import CellExecutionError
+
+        failed = []
         for path in notebooks:
             start = time.perf_counter()
-            execute(path)
+            try:
+                execute(path)
+            except CellExecutionError as exc:
+                failed.append(path.name)
+                print(f"  FAILED {path.name}: {str(exc).strip().splitlines()[-1]}", flush=True)
+                continue
             print(f"  ran {path.name}: {time.perf_counter() - start:.1f} s", flush=True)
+        if failed:
+            raise SystemExit(f"error: {len(failed)} student notebook(s) did not run to the end: {', '.join(failed)}")
     if not args.no_html:
         print(f"student book: {build_html(args.out)}")
 

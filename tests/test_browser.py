@@ -6,7 +6,10 @@ aborted and recorded: the site must work, and ask for nothing, offline. Each pag
 loaded once (in a fresh browser context, like a first visit); the tests below read
 what that visit saw. A full-page screenshot of every page goes to
 ``test-artifacts/screenshots/`` and a summary to ``test-artifacts/browser_report.json``.
-Build first with ``make book`` (or point BOOK_HTML_DIR at another build).
+Build first with ``make book`` (or point BOOK_HTML_DIR at another build); ``make test``
+does both, and installs Debian's Chromium first (``make browser``). The sync API of
+Playwright is driven directly: pytest-playwright is deliberately not used (on pytest 9
+it emits PytestRemovedIn10Warning), and no browser is ever downloaded.
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, HTML_DIR, LOCAL
 
 ENTRIES = toc_entries()
 MATHJAX_VERSION = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/mathjax"]["version"]
-MATHJAX_COMPONENT = "mathjax/" + yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"][
-    "mathjax_path"].split("mathjax/", 1)[-1]
+MATHJAX_COMPONENT = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]["mathjax_path"]
 NOTEBOOK_ENTRIES = [e for e in ENTRIES if (ROOT / f"{e}.ipynb").exists()]
 ARTICLE_EQUATIONS = [f"({n})" for n in range(1, 20)]
 SEARCH_WORD, SEARCH_PAGE = "Jensen", "book/02_expectation_maximization"

@@ -166,7 +166,11 @@ def test_setup_cell_downloads_the_helper_at_the_ref_colab_opens(notebook):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
 def test_chapter_uses_colabs_own_scientific_libraries(notebook):
-    install = re.compile(r"(?:pip|conda|mamba|uv)\s+(?:pip\s+)?install|importlib\.reload|pkg_resources\.require")
+    # A shell or magic line that installs, a subprocess that runs pip or conda, a module reload.
+    install = re.compile(
+        r"^\s*[!%]+\s*(?:python\S*\s+-m\s+)?(?:pip|conda|mamba|uv)\b.*\binstall\b"
+        r"|(?:subprocess\.\w+|os\.system)\(.*\b(?:pip|conda|mamba|uv)\b"
+        r"|importlib\.reload\(|pkg_resources\.require\(", re.M)
     for cell in code_cells(read(notebook)):
         assert not install.search(cell.source), f"a cell installs or swaps packages:\n{cell.source}"
         for line in cell.source.splitlines():
