@@ -71,11 +71,14 @@ execute: $(REQ_STAMP)
 	$(PY) scripts/sync_setup_cell.py
 	$(PY) scripts/execute_notebooks.py
 
-# Timing of one EM iteration against scikit-learn (minutes; not part of `make test`). BLAS may use
+# Timing of one EM iteration against scikit-learn (minutes; not part of `make test`), then EM at
+# scale: in memory vs Dask, and N = 1e8 streamed (tens of minutes on two cores). BLAS may use
 # every core here: the global one-thread settings above are for reproducible notebook outputs.
 bench: $(REQ_STAMP)
 	env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS -u MKL_NUM_THREADS -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 	  $(PY) benchmarks/bench_em.py
+	env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS -u MKL_NUM_THREADS -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  $(PY) benchmarks/bench_scale.py
 
 # The student edition: solution cells stubbed, solutions removed, notebooks run, HTML book in
 # build/student/_build/html (scripts/make_student_edition.py; the sources are never copied by hand).

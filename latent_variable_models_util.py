@@ -1924,7 +1924,7 @@ _PLAYER_ICONS = {
 }
 
 
-def animation_html(animation, name="anim", **jshtml_kwargs):
+def animation_html(animation, name="anim", alt="", **jshtml_kwargs):
     """A matplotlib animation as self-contained HTML that plays offline and is the same every run.
 
     Wraps ``animation.to_jshtml(**jshtml_kwargs)`` (frames embedded as base64
@@ -1932,7 +1932,8 @@ def animation_html(animation, name="anim", **jshtml_kwargs):
     outside world: the Font Awesome stylesheet it links from a CDN (its button
     icons become plain characters) and the random id of each call (replaced
     by ``name``, which must be unique on the page: letters, digits, ``_``).
-    The frames are rendered at the figure's own dpi (not ``savefig.dpi``),
+    ``alt`` describes the animation for screen readers (the ``alt`` text of
+    its image). The frames are rendered at the figure's own dpi (not ``savefig.dpi``),
     so a small figure gives a small page. Raises ``ValueError`` if the result
     still refers to any web address.
     """
@@ -1951,6 +1952,10 @@ def animation_html(animation, name="anim", **jshtml_kwargs):
     if len(ids) != 1:
         raise ValueError("animation_html: unexpected output of to_jshtml (matplotlib changed its template?)")
     html = html.replace(ids.pop(), f"_{name}")
+    if alt:
+        from html import escape
+
+        html = html.replace(f'<img id="_anim_img_{name}">', f'<img id="_anim_img_{name}" alt="{escape(alt)}">', 1)
     leftover = re.search(r"https?://\S+", html)
     if leftover or "fa fa-" in html:
         raise ValueError(f"animation_html: the player still refers to {leftover.group(0) if leftover else 'an icon font'}")
@@ -2947,12 +2952,12 @@ def step_sizes(n_steps, kappa=0.6, k0=10.0):
 
 
 def _minibatches(X, batch_size, n_epochs, rng, client):
-    """Yield ``(batch (b, D), where)`` for online EM: shuffled rows of a NumPy array, or chunk by chunk from Dask."""
+    """Yield mini-batches (b, D) for online EM: shuffled rows of a NumPy array, or chunk by chunk from Dask."""
     if not _is_dask_array(X):
         for _ in range(n_epochs):
             order = rng.permutation(X.shape[0])
             for start in range(0, X.shape[0], batch_size):
-                yield X[order[start:start + batch_size]], f"rows {start}-{start + batch_size}"
+                yield X[order[start:start + batch_size]]
         return
     n_chunks = len(X.chunks[0])
     for _ in range(n_epochs):
@@ -2964,7 +2969,7 @@ def _minibatches(X, batch_size, n_epochs, rng, client):
                 raise ValueError(f"X must hold only finite values; found NaN or infinity in chunk {int(i)}")
             block = block[rng.permutation(block.shape[0])]
             for start in range(0, block.shape[0], batch_size):
-                yield block[start:start + batch_size], f"chunk {int(i)}"
+                yield block[start:start + batch_size]
 
 
 def online_em(X, init_params, batch_size=1_000, n_epochs=1, kappa=0.6, k0=10.0, reg_covar=1e-6,
@@ -3017,18 +3022,22 @@ def online_em(X, init_params, batch_size=1_000, n_epochs=1, kappa=0.6, k0=10.0, 
     rng = make_rng(seed)
     running = SuffStats(n=1, sum_q=pi.copy(), sum_qx=np.zeros_like(mu),
                         sum_qxx=pi[:, None, None] * sigma, log_likelihood=0.0, center=mu.copy())
+    from threadpoolctl import threadpool_limits
+
     seen, lls, gammas, k = [], [], [], 0
-    for batch, _where in _minibatches(X, int(batch_size), int(n_epochs), rng, client):
-        k += 1
-        gamma = (k + float(k0)) ** (-float(kappa))
-        stats = sufficient_statistics(batch, pi, mu, chol)
-        running = _stepwise_update(running, stats, gamma)
-        pi, mu, sigma, chol = m_step_from_stats(running, reg_covar)   # Equations (16)-(18)
-        seen.append((seen[-1] if seen else 0) + stats.n)
-        lls.append(stats.log_likelihood / stats.n)
-        gammas.append(gamma)
-        if callback is not None:
-            callback(k, seen[-1], lls[-1], pi, mu, sigma)
+    # Small products, one after the other: a multi-threaded BLAS would only add synchronisation.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for batch in _minibatches(X, int(batch_size), int(n_epochs), rng, client):
+            k += 1
+            gamma = (k + float(k0)) ** (-float(kappa))
+            stats = sufficient_statistics(batch, pi, mu, chol)
+            running = _stepwise_update(running, stats, gamma)
+            pi, mu, sigma, chol = m_step_from_stats(running, reg_covar)   # Equations (16)-(18)
+            seen.append((seen[-1] if seen else 0) + stats.n)
+            lls.append(stats.log_likelihood / stats.n)
+            gammas.append(gamma)
+            if callback is not None:
+                callback(k, seen[-1], lls[-1], pi, mu, sigma)
     return OnlineFit(pi, mu, sigma, k, np.array(seen), np.array(lls), np.array(gammas))
 
 

@@ -139,8 +139,9 @@ def time_configs(n, pi, mu, sigma, init, k, rounds, client):
     persisted = client.persist(lazy)             # and in the two workers' memory
     wait(persisted)
     runs = {
-        # fit_gmm's threads follow the (unpinned) BLAS setting: all cores, like Dask's pool.
-        CONFIGS[0]: lambda cb: lvm.fit_gmm(X, C, init=init, max_iter=k, tol=0.0, callback=cb),
+        # fit_gmm on all cores (each thread with a one-thread BLAS), like Dask's thread pool.
+        CONFIGS[0]: lambda cb: lvm.fit_gmm(X, C, init=init, max_iter=k, tol=0.0, callback=cb,
+                                           n_threads=os.cpu_count()),
         CONFIGS[1]: lambda cb: lvm.fit_gmm_dask(da.from_array(X, chunks=(CHUNK, D)), init, max_iter=k,
                                                 tol=0.0, callback=cb),
         CONFIGS[2]: lambda cb: lvm.fit_gmm_dask(persisted, init, max_iter=k, tol=0.0, client=client,

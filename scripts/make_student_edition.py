@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from book_notebooks import ROOT, toc_entries
+from book_notebooks import ROOT
 
 SOLUTION_TAG = "solution"
 STUB_TAG = "exercise-stub"
@@ -176,11 +176,17 @@ def _student_config(text: str) -> str:
 
 
 def _extra_paths(root: Path) -> list[str]:
-    """The folders that ``_config.yml`` copies into the site (``html_extra_path``), relative to the root."""
+    """What ``_config.yml`` needs beside the book, relative to the root: the folders of
+    ``html_extra_path`` (copied into the site) and the files of ``local_extensions``."""
     import yaml
 
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    return list(((config.get("sphinx") or {}).get("config") or {}).get("html_extra_path") or [])
+    sphinx = yaml.safe_load((root / "_config.yml").read_text()).get("sphinx") or {}
+    paths = list((sphinx.get("config") or {}).get("html_extra_path") or [])
+    for name, folder in (sphinx.get("local_extensions") or {}).items():
+        for candidate in (Path(folder) / f"{name}.py", Path(folder) / name):
+            if (root / candidate).exists():
+                paths.append(str(candidate))
+    return paths
 
 
 def write_edition(out: Path, root: Path = ROOT) -> list[Path]:
@@ -193,8 +199,12 @@ def write_edition(out: Path, root: Path = ROOT) -> list[Path]:
     shutil.copy2(root / "_toc.yml", out / "_toc.yml")
     shutil.copy2(root / HELPER, out / HELPER)
     for extra in _extra_paths(root):  # e.g. the self-hosted MathJax staged by `make mathjax`
-        if (root / extra).is_dir():
-            shutil.copytree(root / extra, out / extra)
+        src, dst = root / extra, out / extra
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
     for src in sorted((root / "book").rglob("*")):
         rel = src.relative_to(root)
         if src.is_dir() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
@@ -207,7 +217,26 @@ def write_edition(out: Path, root: Path = ROOT) -> list[Path]:
             dst.write_text(remove_solution_directives(src.read_text()))
         else:
             shutil.copy2(src, dst)
-    return [out / f"{e}.ipynb" for e in toc_entries() if (out / f"{e}.ipynb").exists()]
+    return [out / f"{e}.ipynb" for e in _toc_files(out) if (out / f"{e}.ipynb").exists()]
+
+
+def _toc_files(root: Path) -> list[str]:
+    """The entries of ``root/_toc.yml`` in reading order (as ``book_notebooks.toc_entries`` for any root)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    entries = [toc["root"]]
+
+    def walk(items):
+        for item in items or []:
+            if "file" in item:
+                entries.append(item["file"])
+            walk(item.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return entries
 
 
 def execute(path: Path, timeout: int = 600):

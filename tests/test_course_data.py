@@ -119,6 +119,15 @@ def test_animation_frames_use_the_figure_dpi():
     assert abs(width - 100) <= 1 and abs(height - 75) <= 1  # 2.0 x 1.5 inches at 50 dpi, not at 100
 
 
+def test_animation_html_carries_alt_text_for_screen_readers():
+    import matplotlib.pyplot as plt
+
+    fig, anim = _animation()
+    html = lvm.animation_html(anim, name="described", alt='EM "iterations" & contours')
+    plt.close(fig)
+    assert '<img id="_anim_img_described" alt="EM &quot;iterations&quot; &amp; contours">' in html
+
+
 @pytest.mark.parametrize("name", ["", "1abc", "has space", "a-b", None])
 def test_animation_html_rejects_bad_names(name):
     with pytest.raises(ValueError, match="name must be an identifier"):

@@ -50,4 +50,5 @@ def test_one_seed_set_near_the_top(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
 def test_notebooks_never_install_the_preloaded_libraries(path):
     for cell in code_cells(read(path)):
-        assert not re.search(r"pip\s+install", cell.source), "chapters must not install packages"
+        install = re.search(r"^\s*[!%]\s*(pip|conda|mamba)\s+install|[\"']pip[\"'],\s*[\"']install", cell.source, re.M)
+        assert not install, f"chapters must not install packages: {install.group(0)!r}"

@@ -113,6 +113,36 @@ def test_notebook_transformation():
     assert mse.has_solution_cells(nb) and not mse.has_solution_cells(student)
 
 
+def test_write_edition_on_a_small_synthetic_book(tmp_path):
+    root, out = tmp_path / "src", tmp_path / "out"
+    (root / "book" / "data").mkdir(parents=True)
+    (root / "scripts").mkdir()
+    (root / "build" / "site_assets" / "_static").mkdir(parents=True)
+    (root / "build" / "site_assets" / "_static" / "asset.js").write_text("//")
+    (root / "scripts" / "my_ext.py").write_text("def setup(app):\n    return {}\n")
+    (root / "_config.yml").write_text(
+        'title: "A book"\nsphinx:\n  local_extensions:\n    my_ext: scripts/\n'
+        '  config:\n    html_extra_path: ["build/site_assets"]\n')
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nparts:\n"
+                                   "  - caption: P\n    chapters:\n      - file: book/ch\n")
+    (root / "latent_variable_models_util.py").write_text("# helper\n")
+    (root / "book" / "intro.md").write_text("# Intro\n\n```{solution} ex-x\nThe answer is 42.\n```\n")
+    (root / "book" / "data" / "d.csv").write_text("a,b\n1,2\n")
+    nb = new_notebook(cells=[new_markdown_cell("# Ch"), solution_cell("def f(x):\n    return x * 42\n")])
+    nbformat.write(nb, root / "book" / "ch.ipynb")
+
+    notebooks = mse.write_edition(out, root=root)
+    assert notebooks == [out / "book" / "ch.ipynb"]
+    assert 'title: "A book (student edition)"' in (out / "_config.yml").read_text()
+    assert "42" not in (out / "book" / "intro.md").read_text()
+    assert "x * 42" not in read(notebooks[0]).cells[1].source
+    assert (out / "book" / "data" / "d.csv").read_text() == "a,b\n1,2\n"
+    assert (out / "scripts" / "my_ext.py").is_file()                       # local extension
+    assert (out / "build" / "site_assets" / "_static" / "asset.js").is_file()  # html_extra_path
+    assert (out / "latent_variable_models_util.py").is_file()
+    mse.write_edition(out, root=root)  # rewriting replaces the previous edition cleanly
+
+
 def test_config_title_is_marked():
     assert mse._student_config('title: "GMMs"\nauthor: x\n') == 'title: "GMMs (student edition)"\nauthor: x\n'
 
