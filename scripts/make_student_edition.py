@@ -87,8 +87,12 @@ def _stub_function(lines: list[str], node: ast.FunctionDef | ast.AsyncFunctionDe
     return out
 
 
-def stub_solution_code(source: str) -> str:
-    """The student version of a solution code cell (see the module docstring)."""
+def stub_solution_code(source: str, checked: bool = False) -> str:
+    """The student version of a solution code cell (see the module docstring).
+
+    ``checked`` says that a self-check of the book (``lvm.check_...``) follows;
+    the stub's first comment then points the student to it.
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -98,7 +102,8 @@ def stub_solution_code(source: str) -> str:
     if not functions:
         return NO_FUNCTION_STUB
     blocks = ["\n".join(_stub_function(lines, f)) for f in functions]
-    return "# Exercise: complete the function(s) below, then run the self-check.\n" + "\n\n\n".join(blocks)
+    then = ", then run the self-check in the next cell" if checked else ", then run this cell"
+    return f"# Exercise: complete the function(s) below{then}.\n" + "\n\n\n".join(blocks)
 
 
 # --- markdown --------------------------------------------------------------------------
@@ -149,13 +154,15 @@ def transform_notebook(nb):
     """A student copy of notebook ``nb``: solution cells stubbed, solution directives gone, no outputs."""
     nb = copy.deepcopy(nb)
     cells = []
-    for cell in nb.cells:
+    for k, cell in enumerate(nb.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
             if SOLUTION_TAG in tags:
-                cell.source = stub_solution_code(cell.source)
+                following = next((c for c in nb.cells[k + 1:] if c.cell_type == "code"), None)
+                checked = following is not None and "lvm.check_" in following.source
+                cell.source = stub_solution_code(cell.source, checked)
                 cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + [STUB_TAG]
         elif cell.cell_type == "markdown":
             cell.source = remove_solution_directives(cell.source)

@@ -108,6 +108,8 @@ def test_notebook_transformation():
     assert [c.cell_type for c in student.cells] == ["code", "code", "code"]  # empty markdown cell dropped
     assert student.cells[0].outputs == [] and student.cells[0].execution_count is None
     assert student.cells[1].metadata["tags"] == ["exercise-stub"]
+    assert student.cells[1].source.startswith(
+        "# Exercise: complete the function(s) below, then run the self-check in the next cell.")
     assert "2 * x" not in student.cells[1].source and "def f(x):" in student.cells[1].source
     assert nb.cells[2].source == "def f(x):\n    return 2 * x\n"  # the original is untouched
     assert mse.has_solution_cells(nb) and not mse.has_solution_cells(student)
