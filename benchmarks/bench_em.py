@@ -336,9 +336,10 @@ def plot(path, rows, n_threads):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     lvm.set_book_style()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(6.4, 5.0))
     markers = {2: "o", 10: "s", 50: "^"}
     styles = {3: "-", 10: "--"}
     colors = {2: "#1f77b4", 10: "#ff7f0e", 50: "#2ca02c"}
@@ -352,10 +353,14 @@ def plot(path, rows, n_threads):
     ax.text(1.02e4, 3.1, "target 3×", color="grey", fontsize=9, va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ratios = [r["sk"] / r["ours"] for r in rows]
+    ticks = [t for t in (0.5, 1, 2, 3, 5, 10, 20, 50) if min(ratios) / 1.5 <= t <= max(ratios) * 1.5]
+    ax.set_yticks(ticks, [f"{t:g}×" for t in ticks])
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("number of points N")
     ax.set_ylabel("speed-up over scikit-learn (×)")
     ax.set_title(f"One EM iteration, {n_threads} threads: scikit-learn time / ours")
-    ax.legend(ncol=2, fontsize=9)
+    ax.legend(ncol=3, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     log(f"wrote {path}")
