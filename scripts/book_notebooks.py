@@ -21,9 +21,10 @@ def _load_yaml(name):
     return yaml.safe_load((ROOT / name).read_text())
 
 
-def toc_entries():
-    """Paths (relative to the root, without suffix) of every ``_toc.yml`` entry, in order."""
-    toc = _load_yaml("_toc.yml")
+def toc_entries(root=None):
+    """Paths (relative to ``root``, the book's root by default, without suffix) of every
+    ``_toc.yml`` entry, in reading order."""
+    toc = yaml.safe_load((Path(root or ROOT) / "_toc.yml").read_text())
     entries = [toc["root"]]
 
     def walk(items):

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import nbformat
 
-from book_notebooks import ROOT
+from book_notebooks import ROOT, toc_entries
+from execute_notebooks import execute
 
 SOLUTION_TAG = "solution"
 STUB_TAG = "exercise-stub"
@@ -224,37 +225,7 @@ def write_edition(out: Path, root: Path = ROOT) -> list[Path]:
             dst.write_text(remove_solution_directives(src.read_text()))
         else:
             shutil.copy2(src, dst)
-    return [out / f"{e}.ipynb" for e in _toc_files(out) if (out / f"{e}.ipynb").exists()]
-
-
-def _toc_files(root: Path) -> list[str]:
-    """The entries of ``root/_toc.yml`` in reading order (as ``book_notebooks.toc_entries`` for any root)."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    entries = [toc["root"]]
-
-    def walk(items):
-        for item in items or []:
-            if "file" in item:
-                entries.append(item["file"])
-            walk(item.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return entries
-
-
-def execute(path: Path, timeout: int = 600):
-    """Run the notebook at ``path`` in place, from its own folder; return the executed notebook."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    nbformat.write(nb, path)
-    return nb
+    return [out / f"{e}.ipynb" for e in toc_entries(out) if (out / f"{e}.ipynb").exists()]
 
 
 def build_html(out: Path) -> Path:
