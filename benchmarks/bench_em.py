@@ -297,7 +297,7 @@ def write_results(out, rows, gemm, gemm_start, gemm_end, load_start, load_end, n
         "Produced by `benchmarks/bench_em.py` (`make bench`)" + (" with `--quick`" if quick else "") + ". "
         "Times are medians of 5 repeats (3 at N = 1e6) of one full iteration (E-step, log-likelihood, M-step) "
         f"from the same start, on {n_threads} threads. The speed-up is scikit-learn's time over ours, with "
-        "scikit-learn in its faster configuration (see the second table). FLOP counts use "
+        "scikit-learn in its fastest configuration (see the second table). FLOP counts use "
         "N C (4 D² + 5 D + 5) for every implementation. % GEMM is the rate reached as a fraction of the "
         f"highest float64 matrix-multiply rate measured in the run, {gemm:.1f} GFLOP/s (a 2000 × 2000 "
         f"product ran at {gemm_start:.1f} GFLOP/s at the start and {gemm_end:.1f} at the end; "
@@ -308,7 +308,7 @@ def write_results(out, rows, gemm, gemm_start, gemm_end, load_start, load_end, n
         "",
         *table,
         "",
-        "## scikit-learn's two configurations",
+        "## scikit-learn's three configurations",
         "",
         "scikit-learn's iteration mixes numpy's OpenBLAS (the big products) and scipy's, a separate "
         "library (C small Cholesky factorisations and triangular solves per M-step). Each keeps its own "
