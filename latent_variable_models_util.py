@@ -37,6 +37,7 @@ imported inside the functions that need them.
 from __future__ import annotations
 
 import numbers
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -1026,21 +1027,54 @@ class _Prepared:
             self.log_const = np.log(pi) - 0.5 * (D * np.log(2.0 * np.pi) + log_det)
 
 
-def _whiten_block(Xb, P, buf):
-    """Whitened coordinates and log joint of one block of rows.
+class _Workspace:
+    """Scratch arrays for blocks of up to ``nb`` rows, allocated once per task and reused by every block.
 
-    ``Xb`` (n, D); ``buf`` (>= n, D + 1) scratch whose last column is 1.
+    ``xa`` (nb, D + 1) holds ``[x - m, 1]``; ``z`` and ``log_joint`` are flat
+    buffers for Z (C (D + 1) n) and the log joint (C n). Allocating these
+    (about 1 MiB) anew for every block is cheap only while the C library keeps
+    freed memory for reuse; Dask's worker processes start with
+    ``MALLOC_TRIM_THRESHOLD_=65536``, which hands it back to the system at
+    once, so every block paid page faults and ran 2-3 times slower there.
+    Each thread keeps one workspace (see :func:`_workspace`).
+    """
+
+    def __init__(self, P, nb):
+        self.key = (P.C, P.D, nb)
+        self.xa = np.ones((nb, P.D + 1))
+        self.z = np.empty(P.C * (P.D + 1) * nb)
+        self.log_joint = np.empty(P.C * nb)
+
+
+_THREAD_SCRATCH = threading.local()
+
+
+def _workspace(P, nb):
+    """This thread's :class:`_Workspace` for (C, D, nb): made on first use, reused by later tasks and passes."""
+    ws = getattr(_THREAD_SCRATCH, "workspace", None)
+    if ws is None or ws.key != (P.C, P.D, nb):
+        ws = _THREAD_SCRATCH.workspace = _Workspace(P, nb)
+    return ws
+
+
+def _whiten_block(Xb, P, ws):
+    """Whitened coordinates and log joint of one block of rows, written into the workspace ``ws``.
+
+    ``Xb`` (n, D) with n at most the workspace's ``nb``.
     Returns ``Z`` (C, D + 1, n) with ``Z[c, :D] = L_c^{-1} (x - mu_c)`` and
     ``Z[c, D] = 1``, and the log joint ``log pi_c + log N(x | mu_c, Sigma_c)``
-    with shape (C, n).
+    with shape (C, n); both are views of ``ws``, overwritten by the next block.
     """
     n, D = Xb.shape
-    xa = buf[:n]
+    C = P.C
+    xa = ws.xa[:n]
     np.subtract(Xb, P.m, out=xa[:, :D])
-    Z = (P.W @ xa.T).reshape(P.C, D + 1, n)
+    Z = np.matmul(P.W, xa.T, out=ws.z[:C * (D + 1) * n].reshape(C * (D + 1), n)).reshape(C, D + 1, n)
     zz = Z[:, :D]
-    maha = np.einsum("cdn,cdn->cn", zz, zz)               # squared Mahalanobis distances
-    log_joint = P.log_const[:, None] - 0.5 * maha
+    # Squared Mahalanobis distances, then log pi_c + log N = log_const_c - maha / 2, in place.
+    log_joint = np.einsum("cdn,cdn->cn", zz, zz, out=ws.log_joint[:C * n].reshape(C, n))
+    log_joint *= -0.5
+    log_joint += P.log_const[:, None]
     return Z, log_joint
 
 
@@ -1062,11 +1096,11 @@ def _normalise(log_joint, row0):
 def _stats_task(X, P, start, stop, nb):
     """Partial sums (C, D + 1, D + 1) and log-likelihood over rows start..stop."""
     D = P.D
-    buf = np.ones((nb, D + 1))
+    ws = _workspace(P, nb)
     U = np.zeros((P.C, D + 1, D + 1))
     ll = 0.0
     for a in range(start, stop, nb):
-        Z, q = _whiten_block(X[a:min(a + nb, stop)], P, buf)
+        Z, q = _whiten_block(X[a:min(a + nb, stop)], P, ws)
         top = _normalise(q, a)
         np.exp(q, out=q)
         s = q.sum(axis=0)
@@ -1081,13 +1115,13 @@ def _stats_task(X, P, start, stop, nb):
 
 
 def _log_joint_task(X, P, start, stop, nb, log_joint_out, log_norm_out):
-    buf = np.ones((nb, P.D + 1))
+    ws = _workspace(P, nb)
     for a in range(start, stop, nb):
         b = min(a + nb, stop)
-        _, lj = _whiten_block(X[a:b], P, buf)
+        _, lj = _whiten_block(X[a:b], P, ws)
         log_joint_out[a:b] = lj.T
         top = _normalise(lj, a)
-        log_norm_out[a:b] = top + np.log(np.exp(lj).sum(axis=0))
+        log_norm_out[a:b] = top + np.log(np.exp(lj, out=lj).sum(axis=0))
 
 
 class _Runner:
