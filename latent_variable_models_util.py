@@ -2657,27 +2657,48 @@ def _unpack_init(init_params, n_features):
 
 # --- data that never sits in memory -----------------------------------------
 
-def _mixture_atom(atom, seed, pi, mu, chol):
-    """Rows of atom number ``atom``: shape (MIXTURE_ATOM_ROWS, D), seeded by (seed, atom)."""
+def _mixture_scratch(D):
+    """This thread's four (MIXTURE_ATOM_ROWS, D) scratch arrays for the generator, made once and reused.
+
+    As with :class:`_Workspace`: fresh arrays of this size for every atom cost
+    page faults in Dask's worker processes (``MALLOC_TRIM_THRESHOLD_``).
+    """
+    scratch = getattr(_THREAD_SCRATCH, "mixture", None)
+    if scratch is None or scratch.shape[2] != D:
+        scratch = _THREAD_SCRATCH.mixture = np.empty((4, MIXTURE_ATOM_ROWS, D))
+    return scratch
+
+
+def _mixture_atom(atom, seed, pi, mu, chol, out):
+    """Write the rows of atom number ``atom``, seeded by (seed, atom), into ``out`` (MIXTURE_ATOM_ROWS, D)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(atom,)))
     C, D = mu.shape
+    z, zc, xc, _ = _mixture_scratch(D)
     # Component of each row: invert the cumulative weights at a uniform draw.
     labels = np.minimum(np.searchsorted(np.cumsum(pi), rng.random(MIXTURE_ATOM_ROWS), side="right"), C - 1)
-    z = rng.standard_normal((MIXTURE_ATOM_ROWS, D))
-    X = np.empty((MIXTURE_ATOM_ROWS, D))
+    rng.standard_normal(out=z)
     for c in range(C):
-        rows = labels == c
-        X[rows] = mu[c] + z[rows] @ chol[c].T   # x = mu_c + L_c z has covariance Sigma_c
-    return X
+        rows = np.flatnonzero(labels == c)
+        k = rows.size
+        np.take(z, rows, axis=0, out=zc[:k])
+        np.matmul(zc[:k], chol[c].T, out=xc[:k])
+        xc[:k] += mu[c]
+        out[rows] = xc[:k]                     # x = mu_c + L_c z has covariance Sigma_c
+    return out
 
 
 def _mixture_rows(start, stop, seed, pi, mu, chol):
     """Global rows ``start:stop`` of the seeded mixture, shape (stop - start, D)."""
     A = MIXTURE_ATOM_ROWS
-    first, last = start // A, (stop - 1) // A
-    atoms = [_mixture_atom(a, seed, pi, mu, chol) for a in range(first, last + 1)]
-    block = np.concatenate(atoms) if len(atoms) > 1 else atoms[0]
-    return block[start - first * A: stop - first * A]
+    block = np.empty((stop - start, mu.shape[1]))
+    for a in range(start // A, (stop - 1) // A + 1):
+        lo, hi = max(start, a * A), min(stop, (a + 1) * A)      # the rows of atom a that are wanted
+        if hi - lo == A:
+            _mixture_atom(a, seed, pi, mu, chol, block[lo - start:hi - start])
+        else:
+            whole = _mixture_atom(a, seed, pi, mu, chol, _mixture_scratch(mu.shape[1])[3])
+            block[lo - start:hi - start] = whole[lo - a * A:hi - a * A]
+    return block
 
 
 def mixture_dask_array(n, pi=None, mu=None, sigma=None, chunk_size=100_000, seed=0):
