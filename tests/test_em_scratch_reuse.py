@@ -71,3 +71,22 @@ def test_e_step_after_sufficient_statistics_matches_a_fresh_thread_and_threads_a
     log_q2, _ = lvm.fast_e_step(X, pi, mu, chol, n_threads=2)
     np.testing.assert_array_equal(log_q2, log_q)
     np.testing.assert_allclose(np.exp(log_q).sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+def test_generated_rows_do_not_depend_on_what_the_thread_generated_before():
+    # The generator's scratch arrays are kept per thread and per D; a partial first and last atom
+    # (start 3, stop 25_004) goes through the scratch copy.
+    _, pi, mu, chol = _model(5, 10, seed=6)
+    sigma = chol @ np.swapaxes(chol, 1, 2)
+
+    def rows():
+        return lvm.mixture_dask_array(25_007, pi, mu, sigma, chunk_size=(3, 25_001, 3), seed=11).compute(
+            scheduler="sync")
+
+    fresh = _in_fresh_thread(rows)
+    first = rows()
+    lvm.mixture_dask_array(30_000, chunk_size=7_000, seed=12).compute(scheduler="sync")   # the book's D = 2
+    again = rows()
+    assert fresh.shape == (25_007, 10)
+    np.testing.assert_array_equal(first, fresh)
+    np.testing.assert_array_equal(again, fresh)
