@@ -52,3 +52,11 @@ def test_notebooks_never_install_the_preloaded_libraries(path):
     for cell in code_cells(read(path)):
         install = re.search(r"^\s*[!%]\s*(pip|conda|mamba)\s+install|[\"']pip[\"'],\s*[\"']install", cell.source, re.M)
         assert not install, f"chapters must not install packages: {install.group(0)!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_solution_code_is_collapsed_on_the_web_page(path):
+    for i, cell in enumerate(read(path).cells):
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            assert "hide-input" in tags, f"cell {i}: a solution cell needs the hide-input tag too"
