@@ -58,7 +58,7 @@ __all__ = [
     "m_step_from_stats", "fast_e_step", "fast_lower_bound", "fit_gmm",
     # self-checks and course data
     "check_e_step", "check_log_e_step", "check_m_step", "check_m_step_diagonal", "check_lower_bound",
-    "load_faithful", "animation_html",
+    "read_book_file", "benchmark_markdown", "load_faithful", "animation_html",
     # Bayesian GMM
     "n_free_parameters", "bic", "aic", "BayesianGMMPrior", "bayesian_gmm_prior", "VBPosterior",
     "vb_e_step", "vb_m_step", "vb_lower_bound", "VBGMMFit", "fit_vb_gmm", "sklearn_lower_bound_offset",
@@ -2505,6 +2505,51 @@ def check_lower_bound(fn):
                 n += 1
         return f"{n} test cases match Eq. (19) to a relative {_CHECK_RTOL:g}."
     return _run_check("check_lower_bound", fn, body)
+
+
+def read_book_file(relative_path):
+    """Bytes of a file of the book's repository, e.g. ``"benchmarks/results/scale.md"``, or None.
+
+    Looked up next to this module and under ``$LVM_BOOK_ROOT`` (a checkout);
+    a notebook running alone (as in Colab) downloads it from
+    ``$LVM_BOOK_BASE_URL``, set by the set-up cell. Returns None when the file
+    cannot be had, so that a chapter can say so instead of failing.
+    """
+    import os
+    from pathlib import Path
+
+    if not isinstance(relative_path, str) or not relative_path or relative_path.startswith("/"):
+        raise ValueError(f"relative_path must be a path inside the repository; got {relative_path!r}")
+    roots = [Path(__file__).resolve().parent]
+    if os.environ.get("LVM_BOOK_ROOT"):
+        roots.append(Path(os.environ["LVM_BOOK_ROOT"]))
+    for root in roots:
+        if (root / relative_path).is_file():
+            return (root / relative_path).read_bytes()
+    base = os.environ.get("LVM_BOOK_BASE_URL")
+    if not base:
+        return None
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base.rstrip('/')}/{relative_path}", timeout=20) as response:
+            return response.read()
+    except OSError:
+        return None
+
+
+def benchmark_markdown(relative_path):
+    """A stored benchmark result (Markdown) ready to display in a chapter, or None.
+
+    Reads ``relative_path`` with :func:`read_book_file`, drops the file's
+    title line and turns its ``##`` sub-headings into bold lines, so that the
+    tables sit under the chapter's own headings.
+    """
+    raw = read_book_file(relative_path)
+    if raw is None:
+        return None
+    lines = [line for line in raw.decode().splitlines() if not line.startswith("# ")]
+    return "\n".join(f"**{line[3:]}**" if line.startswith("## ") else line for line in lines)
 
 
 def load_faithful():
