@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test execute student bench linkcheck clean check-python deps mathjax browser test-oldest
+.PHONY: book test check nbval execute student bench linkcheck clean check-python deps mathjax browser test-oldest
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -65,7 +65,19 @@ book: $(REQ_STAMP) $(MATHJAX_STAMP)
 
 test: book browser
 	$(PY) -m pytest tests -p no:cacheprovider
+	$(MAKE) nbval
+
+# Every notebook re-run and compared with its stored outputs, on this machine's CPU.
+nbval: $(REQ_STAMP)
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $$($(PY) scripts/book_notebooks.py)
+
+# The quick inner loop (a few minutes): the unit tests and nbval, without the browser,
+# the Colab runtimes, the other CPU kernels, the PDF, the slides and the course.
+SLOW_TESTS := test_browser test_colab test_colab_runtimes test_cpu_independence test_figures \
+  test_student_edition test_pdf test_slides test_course test_make_targets
+check: $(REQ_STAMP)
+	$(PY) -m pytest tests -p no:cacheprovider $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
+	$(MAKE) nbval
 
 execute: $(REQ_STAMP)
 	$(PY) scripts/sync_setup_cell.py
