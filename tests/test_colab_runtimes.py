@@ -78,3 +78,20 @@ def test_chapter_runs_alone_on_colab_runtime(notebook, runtime, tmp_path, checko
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     times.setdefault(name, {})[notebook.stem] = round(elapsed, 1)
     TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
+
+
+def test_readme_states_the_colab_runtimes_we_test_and_the_floor_includes_them():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Supported library versions", 1)[1].split("\n## ", 1)[0]
+    header = re.search(r"^\| library \|.*$", section, re.M)[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    rows = {r[0]: r for r in (
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in section.splitlines() if re.match(r"^\| [a-z]", line) and not line.startswith("| library"))}
+    for runtime, title in (("current", "Colab, current runtime"), ("2026.07", "Colab, runtime 2026.07")):
+        column = columns.index(title)
+        published = published_versions(runtime)
+        for name, version in published.items():
+            assert rows[name][column] == version, (runtime, name)
+            low = tuple(int(x) for x in rows[name][1].split("."))
+            assert low <= tuple(int(x) for x in version.split("."))[:len(low)], (name, low, version)
