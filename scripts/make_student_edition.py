@@ -13,7 +13,11 @@ marked "student edition", ``_toc.yml``, the helper module, everything under
   becomes a comment asking for the student's code;
 - ``solution`` directives of sphinx-exercise are removed from markdown cells
   and ``.md`` pages, in both fence forms (```` ```{solution} ```` and
-  ``:::{solution}``), as are ``solution-start`` ... ``solution-end`` blocks;
+  ``:::{solution}``), as are ``solution-start`` ... ``solution-end`` blocks, also
+  when the block spans cells (the form ``scripts/gate_solutions.py`` writes: a
+  markdown cell opens it, code cells follow, a later markdown cell closes it):
+  the markdown of the block goes, its ``solution`` code cells become stubs and
+  its other code cells (self-checks) stay;
 - stored outputs are cleared.
 
 Then it runs every student notebook top to bottom (the exercise stubs raise
@@ -125,28 +129,38 @@ def _skip_block(lines: list[str], i: int, fence: str) -> int:
     return j + 1
 
 
-def remove_solution_directives(text: str) -> str:
-    """``text`` with every sphinx-exercise solution removed (both fence forms, gated form too)."""
+def _remove_solutions(text: str, gated: bool) -> tuple[str, bool]:
+    """``text`` without its solutions, and whether a gated solution is still open at its end.
+
+    ``gated`` says that ``text`` starts inside a ``solution-start`` block opened earlier
+    (in a previous cell): everything up to its ``solution-end`` is solution text.
+    """
     lines = text.split("\n")
     out: list[str] = []
     i = 0
     while i < len(lines):
         m = _DIRECTIVE.match(lines[i])
-        if m and m["name"] == "solution":
+        if gated:
+            if m and m["name"] == "solution-end":
+                gated = False
+                i = _skip_block(lines, i, m["fence"])
+            else:
+                i = _skip_block(lines, i, m["fence"]) if m else i + 1
+        elif m and m["name"] == "solution":
             i = _skip_block(lines, i, m["fence"])
         elif m and m["name"] == "solution-start":
             i = _skip_block(lines, i, m["fence"])
-            while i < len(lines):
-                m_end = _DIRECTIVE.match(lines[i])
-                if m_end and m_end["name"] == "solution-end":
-                    i = _skip_block(lines, i, m_end["fence"])
-                    break
-                i += 1
+            gated = True
         else:
             out.append(lines[i])
             i += 1
     result = re.sub(r"\n{3,}", "\n\n", "\n".join(out))
-    return result.strip("\n") + ("\n" if text.endswith("\n") and result.strip() else "")
+    return result.strip("\n") + ("\n" if text.endswith("\n") and result.strip() else ""), gated
+
+
+def remove_solution_directives(text: str) -> str:
+    """``text`` with every sphinx-exercise solution removed (both fence forms, gated form too)."""
+    return _remove_solutions(text, gated=False)[0]
 
 
 # --- notebooks -------------------------------------------------------------------------
@@ -155,6 +169,7 @@ def transform_notebook(nb):
     """A student copy of notebook ``nb``: solution cells stubbed, solution directives gone, no outputs."""
     nb = copy.deepcopy(nb)
     cells = []
+    gated = False  # inside a solution-start ... solution-end block that spans cells
     for k, cell in enumerate(nb.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))
         if cell.cell_type == "code":
@@ -166,7 +181,7 @@ def transform_notebook(nb):
                 cell.source = stub_solution_code(cell.source, checked)
                 cell.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG] + [STUB_TAG]
         elif cell.cell_type == "markdown":
-            cell.source = remove_solution_directives(cell.source)
+            cell.source, gated = _remove_solutions(cell.source, gated)
             if not cell.source.strip():
                 continue
         cells.append(cell)

@@ -115,6 +115,29 @@ def test_notebook_transformation():
     assert mse.has_solution_cells(nb) and not mse.has_solution_cells(student)
 
 
+def test_gated_solution_spanning_cells_is_removed_and_its_code_stubbed():
+    # The form scripts/gate_solutions.py writes: the solution's markdown opens the block,
+    # its code cells (and a self-check between them) follow, a markdown cell closes it.
+    nb = new_notebook(cells=[
+        new_markdown_cell("```{exercise} Q\n:label: ex-1\nWrite f.\n```\n\n"
+                          "```{solution-start} ex-1\n:class: dropdown\n```\n\nThe gated answer text."),
+        solution_cell("def f(x):\n    return 2 * x\n"),
+        new_code_cell("lvm.check_e_step(f)"),
+        new_markdown_cell("More gated answer text."),
+        solution_cell("print(f(21))\n"),
+        new_markdown_cell("```{solution-end}\n```"),
+        new_markdown_cell("After the solution."),
+    ])
+    student = mse.transform_notebook(nb)
+    text = "\n".join(c.source for c in student.cells)
+    assert "Write f." in text and "After the solution." in text
+    for secret in ("gated answer", "{solution-start}", "{solution-end}", "2 * x", "print(f(21))"):
+        assert secret not in text
+    assert [c.cell_type for c in student.cells] == ["markdown", "code", "code", "code", "markdown"]
+    assert student.cells[2].source == "lvm.check_e_step(f)"  # the self-check stays
+    assert student.cells[3].source == mse.NO_FUNCTION_STUB
+
+
 def test_write_edition_on_a_small_synthetic_book(tmp_path):
     root, out = tmp_path / "src", tmp_path / "out"
     (root / "book" / "data").mkdir(parents=True)
@@ -196,7 +219,7 @@ def test_student_notebooks_contain_no_solution_text(edition, path):
     source = read(path)
     student = read(out / "book" / path.name)
     text = "\n".join(c.source for c in student.cells)
-    assert "{solution}" not in text and "{solution-start}" not in text
+    assert "{solution}" not in text and "{solution-start}" not in text and "{solution-end}" not in text
     assert not any("solution" in c.metadata.get("tags", []) for c in student.cells)
     n_solutions = sum(re.search(r"\{solution(-start)?\}", c.source) is not None for c in source.cells)
     leaked = sorted(_secrets(source) & _source_lines(text))
