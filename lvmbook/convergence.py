@@ -263,9 +263,9 @@ def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
         new = None
         if alpha != -1.0:
             candidate = theta - 2 * alpha * r + alpha**2 * v
+            used += 1
             try:
                 new, cand_obj = step(candidate)  # the stabilising EM step
-                used += 1
             except Exception:  # a collapsed component: fall back to plain EM
                 new, cand_obj = None, -np.inf
             if not cand_obj >= obj:  # the safeguard; also catches NaN
