@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .fast_em import m_step_from_stats
+from .suffstats import sufficient_statistics
+
 __all__ = [
     "pack_params",
     "unpack_params",
@@ -35,15 +38,6 @@ __all__ = [
     "SquaremResult",
     "squarem",
 ]
-
-
-def _em_passes():
-    """The library's one-pass E-step and M-step (imported late: no import cycle)."""
-    try:
-        from lvmbook.fast_em import m_step_from_stats, sufficient_statistics
-    except ImportError:
-        from latent_variable_models_util import m_step_from_stats, sufficient_statistics
-    return sufficient_statistics, m_step_from_stats
 
 
 def _check_positive_int(value, name):
@@ -127,11 +121,11 @@ def em_step(theta, X, C):
 
     One pass over ``X`` (N, D): the E-step (equation (6)) and the sums of the
     M-step, then the M-step (equations (16)-(18)), with the library's
-    ``sufficient_statistics`` and ``m_step_from_stats``. The log likelihood
+    ``sufficient_statistics`` (``lvmbook.suffstats``) and ``m_step_from_stats``
+    (``lvmbook.fast_em``). The log likelihood
     (equation (9)) at the *input* ``theta`` comes with the pass for free.
     Raises the library's ``CollapsedComponentError`` if a component collapses.
     """
-    sufficient_statistics, m_step_from_stats = _em_passes()
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
         raise ValueError(f"X must have shape (N, D); got {X.shape}")
@@ -224,8 +218,9 @@ def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
     theta0`` and ``alpha = -||r|| / ||v||``, extrapolates to ``theta' =
     theta0 - 2 alpha r + alpha**2 v`` and takes one stabilising step from
     there. With ``alpha = -1`` the scheme is two plain steps. If the objective
-    at ``theta'`` is below the objective at ``theta0`` (or ``step`` raises,
-    as when a component collapses), the extrapolation is dropped and the
+    at ``theta'`` is below the objective at ``theta0`` (or ``step`` raises
+    ``ValueError``, ``ArithmeticError`` or ``LinAlgError``, as when a
+    component collapses), the extrapolation is dropped and the
     iteration ends at ``theta2``: the objective never decreases.
 
     Returns
@@ -252,7 +247,7 @@ def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
     result.objective.append(float(obj))
     result.passes.append(0)
     while used < max_passes:
-        theta2, obj1 = step(theta1)
+        theta2, _ = step(theta1)
         used += 1
         r = theta1 - theta
         v = theta2 - theta1 - r
@@ -266,7 +261,8 @@ def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
             used += 1
             try:
                 new, cand_obj = step(candidate)  # the stabilising EM step
-            except Exception:  # a collapsed component: fall back to plain EM
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+                # e.g. a collapsed component: fall back to plain EM
                 new, cand_obj = None, -np.inf
             if not cand_obj >= obj:  # the safeguard; also catches NaN
                 new, at_clamp = None, False
