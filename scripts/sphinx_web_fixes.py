@@ -16,6 +16,19 @@
    already been declared" in the reader's console. Once the sources are read, the
    builder's entries are renamed to ``''`` so that the second registration is recognised
    as a duplicate.
+
+3. **Sidebar buttons that open nothing.** pydata-sphinx-theme 0.17 puts a second pair
+   of ``.primary-toggle`` / ``.secondary-toggle`` buttons into its (hidden) top bar, in
+   front of sphinx-book-theme's visible ones, and both themes attach their click handlers
+   to the *first* match only (pydata-sphinx-theme issue #2451, sphinx-book-theme issue
+   #917, fixed only in sphinx-book-theme 1.4, which needs Sphinx 8 and so cannot be used
+   with Jupyter Book 1). The visible ☰ and contents buttons therefore showed a tooltip
+   and did nothing: on a phone the menu never opened, on a desktop the sidebar never
+   collapsed. A small script forwards a click on every other toggle to the first one,
+   whose handlers do the right thing (a drawer on a narrow screen, collapse on a wide one).
+
+4. **Figures on a phone.** Every figure of a cell output becomes a link to its PNG, so a
+   reader can open it full size and zoom in.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from __future__ import annotations
 from docutils import nodes
 from sphinx.ext import mathjax
 
-__all__ = ["has_own_tag", "visit_displaymath", "merge_inline_scripts", "setup"]
+__all__ = ["has_own_tag", "visit_displaymath", "merge_inline_scripts", "TOGGLE_AND_FIGURE_JS", "setup"]
 
 
 def has_own_tag(latex: str) -> bool:
@@ -54,9 +67,37 @@ def merge_inline_scripts(app, env) -> None:
             scripts[i] = type(script)("", priority=script.priority, **script.attributes)
 
 
+TOGGLE_AND_FIGURE_JS = """
+document.addEventListener("DOMContentLoaded", () => {
+  for (const side of ["primary", "secondary"]) {
+    const toggles = Array.from(document.querySelectorAll("." + side + "-toggle"));
+    const wired = toggles[0];
+    toggles.slice(1).forEach((button) => {
+      button.addEventListener("click", (event) => {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        button.blur();
+        wired.click();
+      }, true);
+    });
+  }
+  document.querySelectorAll("div.cell_output img").forEach((img) => {
+    if (img.closest("a, div.animation")) return;
+    const link = document.createElement("a");
+    link.href = img.currentSrc || img.src;
+    link.className = "figure-full-size";
+    link.title = "Open the figure full size";
+    img.replaceWith(link);
+    link.appendChild(img);
+  });
+});
+"""
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
     _, depart = app.registry.html_block_math_renderers["mathjax"]
     app.registry.html_block_math_renderers["mathjax"] = (visit_displaymath, depart)
     app.connect("env-updated", merge_inline_scripts)
+    app.add_js_file(None, body=TOGGLE_AND_FIGURE_JS, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
