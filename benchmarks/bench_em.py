@@ -21,7 +21,7 @@ process (median of several repeats):
   with scipy's OpenBLAS limited to one thread (scipy only handles C small
   D x D matrices there), and with every BLAS on one thread; the fastest of the
   three is used for the speed-up.
-* article -- the section 5 functions ``e_step`` + ``m_step`` (one Python loop
+* article -- the article's functions ``e_step`` + ``m_step`` (``lvmbook.article_em``) (one Python loop
   over components, scipy for the triangular solves), at N = 1e4 only.
 
 Flops of one iteration, counted the same way for every implementation (per
@@ -49,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import latent_variable_models_util as lvm  # noqa: E402
+# The timed iteration is fit_gmm's own, from its (private) building blocks.
+from lvmbook import fast_em, suffstats  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -106,7 +108,7 @@ def make_problem(N, D, C_max, seed):
 def start_params(X, C, seed):
     """The random start of lvm.fit_gmm (equal weights, means around the data mean, diag variances)."""
     rng = np.random.default_rng(seed)
-    pi, mu, sigma = lvm._random_start(X, C, rng)
+    pi, mu, sigma = fast_em._random_start(X, C, rng)
     return pi, mu, sigma, np.linalg.cholesky(sigma)
 
 
@@ -117,19 +119,19 @@ class Ours:
         self.n_threads = n_threads
 
     def iteration(self, X, pi, mu, chol):
-        with lvm._Runner(self.n_threads) as runner:
+        with suffstats._TaskRunner(self.n_threads) as runner:
             return self._iteration(X, pi, mu, chol, runner)
 
     def timed_iteration(self, X, pi, mu, chol):
         """Seconds for one iteration; the pool and BLAS limit are set up outside the timed part."""
-        with lvm._Runner(self.n_threads) as runner:
+        with suffstats._TaskRunner(self.n_threads) as runner:
             t0 = time.perf_counter()
             self._iteration(X, pi, mu, chol, runner)
             return time.perf_counter() - t0
 
     @staticmethod
     def _iteration(X, pi, mu, chol, runner):
-        stats = lvm._sufficient_statistics(X, pi, mu, chol, runner)
+        stats = suffstats._sufficient_statistics(X, pi, mu, chol, runner)
         return lvm.m_step_from_stats(stats)
 
 
@@ -203,7 +205,7 @@ def main():
     import scipy.linalg  # noqa: F401
     import sklearn.mixture  # noqa: F401
 
-    n_threads = lvm._check_n_threads(None)
+    n_threads = suffstats._resolve_n_threads(None)
     load_start = os.getloadavg()
     log(f"bench_em: {n_threads} BLAS threads; load average {load_start[0]:.2f}")
     settle()
@@ -304,7 +306,7 @@ def write_results(out, rows, gemm, gemm_start, gemm_end, load_start, load_end, n
         "'GEMM now' is a 1500 × 1500 product timed between the repeats of each row, a gauge of the load "
         "at that moment). Repeats of the implementations are interleaved, with a 0.25 s pause before each "
         "measurement so that idle BLAS threads stop spinning. "
-        "The article-style code (section 5's `e_step` + `m_step`) was timed at N = 1e4 only.",
+        "The article-style code (`e_step` + `m_step` of `lvmbook.article_em`) was timed at N = 1e4 only.",
         "",
         *table,
         "",

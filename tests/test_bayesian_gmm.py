@@ -122,7 +122,7 @@ def test_vb_parameters_equal_scikit_learn(paired_fits):
     # scikit-learn stores W_k^{-1} / nu_k as covariances_
     np.testing.assert_allclose(np.linalg.inv(post.W) / post.nu[:, None, None], theirs.covariances_,
                                rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(ours.weights, theirs.weights_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours.pi, theirs.weights_, rtol=1e-6, atol=1e-9)
 
 
 def test_vb_bound_equals_scikit_learn_plus_an_exact_constant(paired_fits, data):
@@ -165,10 +165,10 @@ def test_vb_surplus_components_empty_and_bound_prefers_three(data):
         best = max(fits, key=lambda f: f.lower_bound)
         bounds[C] = best.lower_bound
         if C == 7:
-            w = np.sort(best.weights)[::-1]
+            w = np.sort(best.pi)[::-1]
             assert w[:3].sum() > 0.99, w
             assert w[3:].max() < 0.005, w
-            np.testing.assert_allclose(np.sort(best.weights)[-3:], np.sort(lvm.pi_true), atol=0.03)
+            np.testing.assert_allclose(np.sort(best.pi)[-3:], np.sort(lvm.pi_true), atol=0.03)
     assert bounds[3] > bounds[2] + 50.0
     assert bounds[3] > bounds[4] + 1.0
     assert bounds[4] > bounds[7]
@@ -182,14 +182,16 @@ def test_vb_fit_is_deterministic_for_a_seed(data):
 
 # --- Gibbs sampler -----------------------------------------------------------
 
-def test_wishart_draws_have_the_right_mean():
-    # E[Lambda] = nu W for Lambda ~ W(W, nu); 20000 Bartlett draws
-    rng = np.random.default_rng(0)
-    W = np.array([[0.5, 0.2], [0.2, 1.5]])
-    nu = 4.5
-    L = np.linalg.cholesky(W)
-    draws = np.array([(P := lvm._sample_wishart_chol(L, nu, rng)) @ P.T for _ in range(20000)])
-    np.testing.assert_allclose(draws.mean(axis=0), nu * W, atol=0.05)
+def test_gibbs_draws_with_one_component_have_the_conjugate_posterior_means():
+    # With C = 1 every label is fixed, so the sweeps are independent draws from the Gauss-Wishart
+    # posterior; their covariances (inverse Wishart draws, Bartlett's decomposition) and means must
+    # average to the posterior means that the variational M-step computes in closed form.
+    X = np.random.default_rng(3).normal(size=(20, 2)) @ np.array([[1.0, 0.0], [0.6, 0.5]])
+    samples = lvm.gibbs_gmm(X, 1, 20000, seed=4)
+    post = lvm.vb_m_step(X, np.ones((20, 1)), lvm.bayesian_gmm_prior(X, 1))
+    np.testing.assert_allclose(samples.sigma.mean(axis=0), post.sigma, rtol=0.03, atol=0.01)
+    np.testing.assert_allclose(samples.mu.mean(axis=0), post.m, atol=0.02)
+    np.testing.assert_allclose(samples.pi, 1.0, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -214,10 +216,10 @@ def test_gibbs_shapes_and_valid_draws(gibbs_and_vb, data):
 
 def test_gibbs_posterior_means_agree_with_vb_within_their_uncertainty(gibbs_and_vb):
     s, vb = gibbs_and_vb
-    rel, _ = lvm.relabel_samples(s[200:], vb.means)
-    for ours, sd, reference in [(rel.mu.mean(0), rel.mu.std(0), vb.means),
-                                (rel.pi.mean(0), rel.pi.std(0), vb.weights),
-                                (rel.sigma.mean(0), rel.sigma.std(0), vb.covariances)]:
+    rel, _ = lvm.relabel_samples(s[200:], vb.mu)
+    for ours, sd, reference in [(rel.mu.mean(0), rel.mu.std(0), vb.mu),
+                                (rel.pi.mean(0), rel.pi.std(0), vb.pi),
+                                (rel.sigma.mean(0), rel.sigma.std(0), vb.sigma)]:
         z = np.abs(ours - reference) / sd
         assert z.max() < 2.0, z
 
@@ -230,11 +232,11 @@ def test_gibbs_is_deterministic_for_a_seed(data):
 
 def test_relabel_undoes_a_permutation(gibbs_and_vb):
     s, vb = gibbs_and_vb
-    rel, _ = lvm.relabel_samples(s[300:310], vb.means)
+    rel, _ = lvm.relabel_samples(s[300:310], vb.mu)
     perm = np.array([2, 0, 1])
     shuffled = lvm.GibbsSamples(rel.pi[:, perm], rel.mu[:, perm], rel.sigma[:, perm], rel.counts[:, perm],
                                 rel.log_likelihood, rel.z)
-    back, perms = lvm.relabel_samples(shuffled, vb.means)
+    back, perms = lvm.relabel_samples(shuffled, vb.mu)
     np.testing.assert_array_equal(back.mu, rel.mu)
     assert np.all(perms == np.argsort(perm))
 
@@ -244,7 +246,7 @@ def test_relabel_undoes_a_permutation(gibbs_and_vb):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(C=0), "C must be a positive integer"),
     (dict(C=2.0), "C must be a positive integer"),
-    (dict(C=5000), "C must not exceed"),
+    (dict(C=5000), "C must be at most the number of points N"),
     (dict(C=3, alpha0=0.0), "alpha0 must be"),
     (dict(C=3, beta0=-1.0), "beta0 must be"),
     (dict(C=3, nu0=1.0), "nu0 must be a finite number greater than 1"),

@@ -1,4 +1,5 @@
-"""Chapters read the book's stored files (benchmark results) from a checkout or, alone, by download."""
+"""Chapters read the book's stored files (benchmark results) from a checkout or from the installed package;
+the tables are parsed by one function."""
 
 import os
 import subprocess
@@ -8,6 +9,7 @@ import pytest
 
 import latent_variable_models_util as lvm
 from book_notebooks import ROOT
+from package_support import copy_package_alone
 
 RESULT = "benchmarks/results/em_speed.md"
 
@@ -27,23 +29,37 @@ def test_read_book_file_rejects_paths_outside_the_repository(bad):
         lvm.read_book_file(bad)
 
 
-def _alone(tmp_path, base_url):
-    """Run read_book_file from a copy of the module alone in tmp_path, as in Colab."""
-    (tmp_path / "latent_variable_models_util.py").write_bytes((ROOT / "latent_variable_models_util.py").read_bytes())
+def _alone(tmp_path, env_extra):
+    """Run read_book_file from a copy of the package without the book's files, in an empty folder."""
+    copy_package_alone(tmp_path / "lib")
     env = {k: v for k, v in os.environ.items() if k not in ("LVM_BOOK_ROOT", "LVM_BOOK_BASE_URL")}
-    env["LVM_BOOK_BASE_URL"] = base_url
+    env.update(env_extra, PYTHONPATH=str(tmp_path / "lib"))
+    (tmp_path / "work").mkdir()
     code = ("import latent_variable_models_util as l, sys; "
             f"data = l.read_book_file({RESULT!r}); sys.stdout.write('NONE' if data is None else str(len(data)))")
-    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "work", env=env, capture_output=True,
                           text=True, check=True).stdout
 
 
-def test_read_book_file_downloads_when_the_module_is_alone(tmp_path):
-    assert _alone(tmp_path, ROOT.as_uri()) == str(len((ROOT / RESULT).read_bytes()))
+def test_read_book_file_finds_nothing_and_downloads_nothing_without_the_files(tmp_path):
+    assert _alone(tmp_path, {"LVM_BOOK_BASE_URL": ROOT.as_uri()}) == "NONE"
 
 
-def test_read_book_file_returns_none_when_the_download_fails(tmp_path):
-    assert _alone(tmp_path, (tmp_path / "nowhere").as_uri()) == "NONE"
+def test_read_book_file_reads_under_lvm_book_root(tmp_path):
+    assert _alone(tmp_path, {"LVM_BOOK_ROOT": str(ROOT)}) == str(len((ROOT / RESULT).read_bytes()))
+
+
+def test_benchmark_tables_reads_every_table_with_its_column_titles():
+    speed = lvm.benchmark_tables(lvm.benchmark_markdown(RESULT))
+    main = speed[0]
+    assert list(main[0])[:3] == ["N", "D", "C"] and main[0]["N"] == "1e+04"
+    assert all(set(row) == set(main[0]) for row in main)          # no alignment row, no ragged row
+    scale = lvm.benchmark_tables((ROOT / "benchmarks/results/scale.md").read_text())
+    quantities = {row["quantity"]: row["value"] for row in scale[1]}
+    assert "measured memory read bandwidth" in quantities
+    assert lvm.benchmark_tables("no table here") == []
+    with pytest.raises(ValueError, match="markdown must be the text of a benchmark result"):
+        lvm.benchmark_tables(None)
 
 
 def test_benchmark_markdown_drops_the_title_and_keeps_the_tables():

@@ -14,6 +14,7 @@ import pytest
 
 import latent_variable_models_util as lvm
 from book_notebooks import ROOT
+from package_support import copy_package_alone
 
 FAITHFUL = ROOT / "book" / "data" / "faithful.csv"
 
@@ -36,38 +37,36 @@ def test_load_faithful_values():
 
 
 def _run_alone(tmp_path, env_extra):
-    """Import a copy of the module in a folder without book/data, as in Colab; call load_faithful."""
-    shutil.copy(ROOT / "latent_variable_models_util.py", tmp_path)
+    """Import a copy of the package without book/data from an empty folder; call load_faithful."""
+    copy_package_alone(tmp_path / "lib")
     env = {k: v for k, v in os.environ.items() if k not in ("LVM_BOOK_ROOT", "LVM_BOOK_BASE_URL")}
-    env.update(env_extra)
+    env.update(env_extra, PYTHONPATH=str(tmp_path / "lib"))
+    (tmp_path / "work").mkdir(exist_ok=True)
     code = ("import latent_variable_models_util as lvm\n"
             "try:\n"
             "    print(lvm.load_faithful().shape)\n"
             "except RuntimeError as exc:\n"
             "    print('RuntimeError:', exc)\n")
-    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "work", env=env,
                           capture_output=True, text=True, check=True).stdout
 
 
-def test_load_faithful_downloads_next_to_the_notebook_when_alone(tmp_path):
-    out = _run_alone(tmp_path, {"LVM_BOOK_BASE_URL": ROOT.as_uri()})  # a file:// mirror of the repository
-    assert out.strip() == "(272, 2)"
-    assert (tmp_path / "faithful.csv").read_bytes() == FAITHFUL.read_bytes()
+def test_load_faithful_reads_faithful_csv_next_to_the_notebook(tmp_path):
+    (tmp_path / "work").mkdir()
+    shutil.copy(FAITHFUL, tmp_path / "work" / "faithful.csv")
+    assert _run_alone(tmp_path, {}).strip() == "(272, 2)"
 
 
-def test_load_faithful_says_clearly_when_it_cannot_find_or_fetch_the_data(tmp_path):
-    out = _run_alone(tmp_path, {})
-    assert "RuntimeError: faithful.csv not found" in out and "LVM_BOOK_BASE_URL is not set" in out
-    out = _run_alone(tmp_path, {"LVM_BOOK_BASE_URL": (tmp_path / "nowhere").as_uri()})
-    assert "RuntimeError: Could not download the Old Faithful data from" in out
-    assert "/book/data/faithful.csv" in out
+def test_load_faithful_says_clearly_when_it_cannot_find_the_data(tmp_path):
+    out = _run_alone(tmp_path, {"LVM_BOOK_BASE_URL": ROOT.as_uri()})     # and downloads nothing
+    assert "RuntimeError: faithful.csv not found" in out and "set-up cell" in out
+    assert not (tmp_path / "work" / "faithful.csv").exists()
 
 
 def test_load_faithful_uses_lvm_book_root(tmp_path):
-    (tmp_path / "mod").mkdir()
-    out = _run_alone(tmp_path / "mod", {"LVM_BOOK_ROOT": str(ROOT)})
+    out = _run_alone(tmp_path, {"LVM_BOOK_ROOT": str(ROOT)})
     assert out.strip() == "(272, 2)"
-    assert not (tmp_path / "mod" / "faithful.csv").exists()
+    assert not (tmp_path / "work" / "faithful.csv").exists()
 
 
 # --- animations ---------------------------------------------------------------------------

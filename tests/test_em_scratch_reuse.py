@@ -61,14 +61,14 @@ def test_statistics_of_a_prefix_are_unchanged_after_a_longer_pass():
 def test_e_step_after_sufficient_statistics_matches_a_fresh_thread_and_threads_agree():
     X, pi, mu, chol = _model(5, 10, seed=4)
     other = _model(3, 2, seed=5)
-    fresh_log_q, fresh_log_norm = _in_fresh_thread(lambda: lvm.fast_e_step(X, pi, mu, chol))
+    fresh_log_q, fresh_log_norm = _in_fresh_thread(lambda: lvm.log_responsibilities(X, pi, mu, chol))
     _stats(*other)
-    log_q, log_norm = lvm.fast_e_step(X, pi, mu, chol)
+    log_q, log_norm = lvm.log_responsibilities(X, pi, mu, chol)
     np.testing.assert_array_equal(log_q, fresh_log_q)
     np.testing.assert_array_equal(log_norm, fresh_log_norm)
     # Two threads, each with its own workspace, give the one-thread result exactly.
     np.testing.assert_array_equal(_stats(X, pi, mu, chol, n_threads=2), _stats(X, pi, mu, chol, n_threads=1))
-    log_q2, _ = lvm.fast_e_step(X, pi, mu, chol, n_threads=2)
+    log_q2, _ = lvm.log_responsibilities(X, pi, mu, chol, n_threads=2)
     np.testing.assert_array_equal(log_q2, log_q)
     np.testing.assert_allclose(np.exp(log_q).sum(axis=1), 1.0, rtol=0, atol=1e-12)
 

@@ -71,7 +71,7 @@ def test_one_iteration_equals_scipy_reference(article_data, start):
     pi, mu, sigma = start
     q_ref, log_px_ref, pi_ref, mu_ref, sigma_ref = scipy_reference_iteration(X, pi, mu, sigma)
     chol = np.linalg.cholesky(sigma)
-    log_q, log_px = lvm.fast_e_step(X, pi, mu, chol)
+    log_q, log_px = lvm.log_responsibilities(X, pi, mu, chol)
     assert log_q.shape == (1000, 3) and log_px.shape == (1000,)
     assert np.allclose(np.exp(log_q), q_ref, rtol=0, atol=1e-13)
     assert rel_err(log_px, log_px_ref) < RTOL_ARTICLE
@@ -88,7 +88,7 @@ def test_one_iteration_equals_article_functions(article_data, start):
     pi, mu, sigma = start
     chol = np.linalg.cholesky(sigma)
     q = lvm.e_step(X, pi, mu, sigma)
-    log_q, log_px = lvm.fast_e_step(X, pi, mu, chol)
+    log_q, log_px = lvm.log_responsibilities(X, pi, mu, chol)
     big = q > 1e-12
     assert np.max(np.abs(np.exp(log_q[big]) - q[big]) / q[big]) < RTOL_ARTICLE
     assert np.max(np.abs(np.exp(log_q) - q)) < 1e-14
@@ -113,7 +113,7 @@ def test_lower_bound_is_log_likelihood_at_the_posterior_and_less_elsewhere(artic
     X = article_data
     pi, mu, sigma = start
     chol = np.linalg.cholesky(sigma)
-    log_q, log_px = lvm.fast_e_step(X, pi, mu, chol)
+    log_q, log_px = lvm.log_responsibilities(X, pi, mu, chol)
     at_posterior = lvm.fast_lower_bound(X, pi, mu, chol, np.exp(log_q))
     assert rel_err(at_posterior, log_px.sum()) < RTOL_ARTICLE
     assert rel_err(lvm.fast_lower_bound(X, pi, mu, chol), log_px.sum()) < RTOL_ARTICLE
@@ -132,7 +132,7 @@ def test_fit_equals_sklearn_from_the_same_start(article_data, start, n_iter):
     assert np.max(np.abs(fit.pi - gm.weights_)) < TOL_SKLEARN
     assert rel_err(fit.mu, gm.means_) < TOL_SKLEARN
     assert rel_err(fit.sigma, gm.covariances_) < TOL_SKLEARN
-    _, log_px = lvm.fast_e_step(X, fit.pi, fit.mu, fit.sigma_chol)
+    _, log_px = lvm.log_responsibilities(X, fit.pi, fit.mu, fit.sigma_chol)
     assert np.max(np.abs(log_px - gm.score_samples(X))) < TOL_SKLEARN
     assert abs(fit.log_likelihood - log_px.sum()) < 1e-9
 
@@ -151,7 +151,7 @@ def test_fit_equals_sklearn_in_50_dimensions():
     assert rel_err(fit.mu, gm.means_) < TOL_SKLEARN
     assert rel_err(fit.sigma, gm.covariances_) < TOL_SKLEARN
     assert np.max(np.abs(fit.pi - gm.weights_)) < TOL_SKLEARN
-    _, log_px = lvm.fast_e_step(X, fit.pi, fit.mu, fit.sigma_chol)
+    _, log_px = lvm.log_responsibilities(X, fit.pi, fit.mu, fit.sigma_chol)
     assert np.max(np.abs(log_px - gm.score_samples(X))) < TOL_SKLEARN * np.max(np.abs(log_px))
 
 
@@ -185,7 +185,7 @@ def test_statistics_are_moments_about_the_current_means(article_data, start):
     pi, mu, sigma = start
     chol = np.linalg.cholesky(sigma)
     stats = lvm.sufficient_statistics(X, pi, mu, chol)
-    q = np.exp(lvm.fast_e_step(X, pi, mu, chol)[0])
+    q = np.exp(lvm.log_responsibilities(X, pi, mu, chol)[0])
     diff = X[:, None, :] - mu[None]                      # (N, C, D)
     assert rel_err(stats.sum_qx, np.einsum("nc,ncd->cd", q, diff)) < RTOL_ARTICLE
     assert rel_err(stats.sum_qxx, np.einsum("nc,ncd,nce->cde", q, diff, diff)) < RTOL_ARTICLE

@@ -42,7 +42,7 @@ def test_point_far_from_every_component_gets_exact_finite_posterior(X):
     # In linear space every density of the far point underflows to 0: the article's 0 / 0
     dens = np.column_stack([pi[c] * multivariate_normal(mu[c], sigma[c]).pdf(far[-1:]) for c in range(3)])
     assert np.all(dens == 0.0)
-    log_q, log_px = lvm.fast_e_step(far, pi, mu, np.linalg.cholesky(sigma))
+    log_q, log_px = lvm.log_responsibilities(far, pi, mu, np.linalg.cholesky(sigma))
     assert np.all(np.isfinite(log_px)) and not np.any(np.isnan(log_q))
     log_joint = np.column_stack([np.log(pi[c]) + multivariate_normal(mu[c], sigma[c]).logpdf(far[-1])
                                  for c in range(3)])
@@ -57,7 +57,7 @@ def test_overflowing_distance_is_a_clear_error(X):
     pi, mu, sigma = start_near_truth()
     huge = np.vstack([X, [[1e200, 1e200]]])
     with pytest.raises(ValueError, match=r"X\[1000\] has zero density under every component even in log space"):
-        lvm.fast_e_step(huge, pi, mu, np.linalg.cholesky(sigma))
+        lvm.log_responsibilities(huge, pi, mu, np.linalg.cholesky(sigma))
 
 
 @pytest.mark.parametrize("scale", [1e-6, 1e6])
@@ -142,7 +142,7 @@ def test_component_left_with_no_points_is_an_error_naming_it(X):
 
 def test_zero_weight_component_has_zero_posterior_not_nan(X):
     pi = np.array([0.5, 0.5, 0.0])
-    log_q, log_px = lvm.fast_e_step(X, pi, lvm.mu_true, np.linalg.cholesky(lvm.sigma_true))
+    log_q, log_px = lvm.log_responsibilities(X, pi, lvm.mu_true, np.linalg.cholesky(lvm.sigma_true))
     assert np.all(log_q[:, 2] == -np.inf) and np.all(np.isfinite(log_q[:, :2]))
     assert np.allclose(np.exp(log_q).sum(axis=1), 1.0, rtol=0, atol=1e-14)
     assert np.all(np.isfinite(log_px))

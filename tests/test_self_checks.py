@@ -160,7 +160,10 @@ def test_e_step_normalised_over_the_wrong_axis(capsys):
 
 
 def test_e_step_wrong_value_names_row_component_expected_and_got(capsys):
+    seen = []
+
     def forgot_weights(X, pi, mu, sigma):
+        seen.append((X.copy(), pi.copy(), mu.copy(), sigma.copy()))   # the case the check ran
         return e_step_log(X, np.full_like(pi, 1.0 / len(pi)), mu, sigma)
 
     verdict, out = run(lvm.check_e_step, forgot_weights, capsys)
@@ -168,9 +171,8 @@ def test_e_step_wrong_value_names_row_component_expected_and_got(capsys):
     m = re.search(r"wrong value of the responsibilities q in test case 1 \(12 points, D = 2, C = 3\) "
                   r"at row (\d+), component (\d+): expected ([0-9.e-]+), got ([0-9.e-]+)\.", out)
     assert m, out
-    # The reported numbers are the real entries at the reported place.
-    case = lvm._check_cases("regular")[0]
-    args = (case["X"], case["pi"], case["mu"], case["sigma"])
+    # The reported numbers are the real entries at the reported place of the first case.
+    args = seen[0]
     i, c = int(m.group(1)), int(m.group(2))
     assert float(m.group(3)) == pytest.approx(e_step_log(*args)[i, c], rel=1e-5)
     assert float(m.group(4)) == pytest.approx(forgot_weights(*args)[i, c], rel=1e-5)
@@ -293,19 +295,9 @@ def test_lower_bound_as_a_mean(capsys):
     assert "Hint: Eq. (19) is a sum over the points, not a mean." in out
 
 
-def test_reference_bound_equals_log_likelihood_at_the_posterior():
-    # The check's own reference must satisfy Eq. (13) with KL = 0.
-    for case in lvm._check_cases("regular"):
-        args = (case["X"], case["pi"], case["mu"], case["sigma"])
-        q = lvm._reference_e_step(*args)
-        ll = lvm.gmm_log_density(*args).sum()
-        assert lvm._reference_lower_bound(*args, q) == pytest.approx(ll, rel=1e-12)
-        assert lvm._reference_lower_bound(*args, case["q"]) < ll
-
-
-def test_far_case_really_underflows_in_linear_space():
-    case = lvm._check_cases("far")[0]
-    with np.errstate(all="ignore"):
-        q = e_step_linear(case["X"], case["pi"], case["mu"], case["sigma"])
-    assert np.isnan(q).any()
-    assert np.isfinite(lvm._reference_e_step(case["X"], case["pi"], case["mu"], case["sigma"])).all()
+def test_a_linear_space_e_step_passes_the_regular_check_but_not_the_far_one(capsys):
+    # The log-space check's extra case really underflows in linear space: the same function that
+    # is correct on the regular cases fails there, and says NaN.
+    assert run(lvm.check_e_step, e_step_linear, capsys)[0] is True
+    verdict, out = run(lvm.check_log_e_step, e_step_linear, capsys)
+    assert verdict is False and "NaN or infinity" in out
