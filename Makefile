@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test check nbval execute student bench linkcheck clean check-python deps mathjax browser test-oldest
+.PHONY: book test check nbval execute student bench linkcheck clean check-python deps mathjax browser test-oldest tex pdf slides
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -63,7 +63,26 @@ book: $(REQ_STAMP) $(MATHJAX_STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html || { echo "error: the build wrote no _build/html/index.html" >&2; exit 1; }
 
-test: book browser
+# The PDF of the whole book (scripts/build_pdf.py): Jupyter Book's LaTeX route with XeLaTeX
+# and latexmk from Debian's TeX Live, installed here when missing (as root, like chromium).
+TEX_PACKAGES := texlive-xetex latexmk texlive-latex-extra texlive-fonts-recommended \
+  fonts-freefont-otf fonts-lmodern poppler-utils
+tex:
+	@{ command -v xelatex && command -v latexmk && command -v pdftotext && kpsewhich ucharclasses.sty pgfplots.sty \
+	   && fc-list | grep -q FreeSerif; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "error: the PDF needs TeX Live; run 'apt-get update && apt-get install -y $(TEX_PACKAGES)' as root" >&2; exit 1; fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEX_PACKAGES); }
+
+pdf: $(REQ_STAMP) tex
+	$(PY) scripts/build_pdf.py
+
+# One reveal.js deck per chapter (scripts/build_slides.py) in _build/html/slides/, with
+# reveal.js and MathJax from node_modules (package-lock.json): nothing from a CDN.
+slides: $(REQ_STAMP) node_modules/.package-lock.json
+	$(PY) scripts/build_slides.py
+
+test: book browser pdf slides
 	$(PY) -m pytest tests -p no:cacheprovider
 	$(MAKE) nbval
 
