@@ -3,8 +3,10 @@
 Headless Chromium (Debian's, driven by Playwright) opens every page of ``_toc.yml``
 from the built HTML served on 127.0.0.1. Every request to any other address is
 aborted and recorded: the site must work, and ask for nothing, offline. Each page is
-loaded once (in a fresh browser context, like a first visit); the tests below read
-what that visit saw. A full-page screenshot of every page goes to
+loaded once per width (in a fresh browser context, like a first visit): at 1400 px
+(a desktop) and at 390 px (a phone); the tests below read what that visit saw, first
+with every solution closed, then with every solution opened. Full-page screenshots of
+every page at both widths (and of a few pages in dark mode) go to
 ``test-artifacts/screenshots/`` and a summary to ``test-artifacts/browser_report.json``.
 Build first with ``make book`` (or point BOOK_HTML_DIR at another build); ``make test``
 does both, and installs Debian's Chromium first (``make browser``). The sync API of
@@ -37,11 +39,29 @@ NOTEBOOK_ENTRIES = [e for e in ENTRIES if (ROOT / f"{e}.ipynb").exists()]
 ARTICLE_EQUATIONS = [f"({n})" for n in range(1, 20)]
 SEARCH_WORD, SEARCH_PAGE = "Jensen", "book/02_expectation_maximization"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-VIEWPORT = {"width": 1280, "height": 900}
+DESKTOP, PHONE = 1400, 390
+WIDTHS = [DESKTOP, PHONE]
+VIEWPORT_HEIGHT = 900
+VIEWPORT = {"width": DESKTOP, "height": VIEWPORT_HEIGHT}
 PAGE_TIMEOUT_MS = 30_000
+DARK_ENTRIES = ["book/intro", "book/03_em_for_gmms", "book/em_in_pictures"]
 
 # Left in the text when math is not typeset (Sphinx writes display math between \[ \]).
 RAW_MATH = ["$$", "\\[", "\\(", "\\begin{", "\\tag{"]
+# TeX a reader should never see as text: a command or a lone dollar sign.
+RAW_TEX = re.compile(r"\\(?:mathbf|boldsymbol|mathcal|mathbb|mathrm|frac|tfrac|sum|log|lvert|partial|hat|bar)\b|\$")
+
+# The figure style of the package: text size in points and resolution, from which the
+# rendered size of a figure's text follows (tests below).
+try:
+    import latent_variable_models_util as _lvm
+
+    _STYLE = getattr(_lvm, "BOOK_STYLE", None) or {}
+except Exception:  # pragma: no cover - the helper is tested elsewhere
+    _STYLE = {}
+FIGURE_FONT_PT = float(_STYLE.get("font.size", 10))
+FIGURE_DPI = float(_STYLE.get("savefig.dpi", _STYLE.get("figure.dpi", 100)))
+MIN_TEXT_PX = 9.0  # the smallest legible text of a figure on a desktop page
 
 # Everything the tests need from one page, gathered in the page itself after MathJax ran.
 COLLECT_JS = r"""
@@ -87,6 +107,108 @@ COLLECT_JS = r"""
 }
 """
 
+# With every solution closed: solution cells (myst-nb marks them ``tag_solution``) that a
+# reader can see, i.e. code or outputs of a solution outside its closed dropdown.
+CLOSED_JS = r"""
+() => {
+  const seen = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length)
+    && getComputedStyle(el).visibility !== 'hidden';
+  const solutions = Array.from(document.querySelectorAll('div.solution'));
+  return {
+    solutions: solutions.length,
+    open_at_load: solutions.filter((s) => !s.classList.contains('toggle-hidden')).length,
+    visible_solution_cells: Array.from(document.querySelectorAll('div.cell.tag_solution'))
+      .filter((c) => Array.from(c.querySelectorAll('div.cell_output, div.cell_input')).some(seen))
+      .map((c) => (c.innerText || '').trim().slice(0, 80)),
+  };
+}
+"""
+
+OPEN_SOLUTIONS_JS = r"""
+async () => {
+  const buttons = Array.from(document.querySelectorAll('div.solution button.toggle-button, div.solution > .admonition-title'))
+    .filter((b) => b.closest('div.solution').classList.contains('toggle-hidden'));
+  const once = new Set();
+  for (const b of buttons) {
+    const s = b.closest('div.solution');
+    if (once.has(s)) continue;
+    once.add(s);
+    (s.querySelector('button.toggle-button') || b).click();
+  }
+  await new Promise((r) => setTimeout(r, 400));
+  if (window.MathJax && MathJax.typesetPromise) await MathJax.typesetPromise();
+  return Array.from(document.querySelectorAll('div.solution')).filter((s) => s.classList.contains('toggle-hidden')).length;
+}
+"""
+
+# Geometry: what sticks out of the viewport or out of a box that clips, display
+# equations whose start is out of reach, code lines that need scrolling, figures.
+LAYOUT_JS = r"""
+() => {
+  const vw = document.documentElement.clientWidth;
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const column = article.getBoundingClientRect();
+  const scrolls = (el) => /(auto|scroll)/.test(getComputedStyle(el).overflowX);
+  const clips = (el) => /(hidden|clip)/.test(getComputedStyle(el).overflowX);
+  const describe = (el) => el.tagName.toLowerCase() + (el.className && el.className.toString ? '.' + el.className.toString().trim().split(/\s+/).slice(0, 2).join('.') : '')
+    + ' "' + (el.innerText || el.textContent || '').trim().slice(0, 50) + '"';
+  const seen = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const sticking_out = [];
+  const clipped = [];
+  for (const el of article.querySelectorAll('*')) {
+    if (!seen(el) || el.closest('mjx-assistive-mml')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0) continue;
+    let box = el.parentElement, reached = false;
+    while (box && box !== document.body) {
+      if (scrolls(box)) { reached = true; break; }
+      if (clips(box)) {
+        const b = box.getBoundingClientRect();
+        if (r.right > b.right + 1 || r.left < b.left - 1) clipped.push(describe(el));
+        reached = true;
+        break;
+      }
+      box = box.parentElement;
+    }
+    if (!reached && (r.right > vw + 1 || r.left < -1)) sticking_out.push(describe(el));
+  }
+  const equations = [];
+  for (const c of document.querySelectorAll('mjx-container[display="true"]')) {
+    if (!seen(c)) continue;
+    let scroller = c;
+    while (scroller && scroller !== document.body && !scrolls(scroller)) scroller = scroller.parentElement;
+    const box = (scroller && scroller !== document.body ? scroller : document.documentElement).getBoundingClientRect();
+    const left = scroller && scroller !== document.body ? box.left : 0;
+    let minLeft = Infinity;
+    for (const part of c.querySelectorAll('mjx-math, mjx-mtable, mjx-labels')) {
+      const q = part.getBoundingClientRect();
+      if (q.width) minLeft = Math.min(minLeft, q.left + (scroller && scroller !== document.body ? scroller.scrollLeft : 0));
+    }
+    if (minLeft < left - 1) equations.push({label: (c.innerText || '').slice(0, 40), cut_px: Math.round(left - minLeft)});
+  }
+  const code = Array.from(document.querySelectorAll('div.cell_input pre')).filter(seen)
+    .filter((p) => p.scrollWidth > p.clientWidth + 1)
+    .map((p) => ({over_px: p.scrollWidth - p.clientWidth, start: p.innerText.split('\n').sort((a, b) => b.length - a.length)[0].slice(0, 60)}));
+  const figures = Array.from(article.querySelectorAll('img')).filter(seen).map((img) => {
+    const r = img.getBoundingClientRect();
+    const fig = img.closest('figure');
+    const column_el = img.closest('div.cell_output, figure, section') || article;
+    return {
+      src: (img.getAttribute('src') || '').slice(-60),
+      natural: img.naturalWidth, rendered: Math.round(r.width),
+      column: Math.round(Math.min(column_el.getBoundingClientRect().width, column.width)),
+      caption: fig ? ((fig.querySelector('figcaption') || {innerText: ''}).innerText || '').trim() : '',
+      animation: !!img.closest('div.animation'),
+      linked: !!img.closest('a[href]'),
+    };
+  });
+  const controls = Array.from(document.querySelectorAll('div.animation button, div.animation input')).filter(seen)
+    .filter((b) => { const r = b.getBoundingClientRect(); return r.right > vw + 1 || r.left < -1; }).length;
+  return {vw, page_width: document.documentElement.scrollWidth, sticking_out: sticking_out.slice(0, 10),
+          clipped: clipped.slice(0, 10), equations, code, figures, controls_cut: controls};
+}
+"""
+
 SETTLE_JS = r"""
 async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
@@ -109,7 +231,12 @@ class Visit:
     blocked: list = field(default_factory=list)
     mathjax: bool = False
     page: dict = field(default_factory=dict)
+    closed: dict = field(default_factory=dict)
+    still_closed: int = 0
+    opened_text: str = ""
+    layout: dict = field(default_factory=dict)
     screenshot: str = ""
+    width: int = DESKTOP
 
 
 def _is_local(url: str) -> bool:
@@ -117,9 +244,12 @@ def _is_local(url: str) -> bool:
     return parts.scheme in ("data", "blob", "about", "file") or parts.hostname == LOCAL_HOST
 
 
-def _open(browser, url: str, visit: Visit):
+def _open(browser, url: str, visit: Visit, width: int = DESKTOP, dark: bool = False):
     """A fresh context and page on ``url`` with every non-local request aborted and logged."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport={"width": width, "height": VIEWPORT_HEIGHT},
+                                  color_scheme="dark" if dark else "light")
+    if dark:
+        context.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
 
     def route(route):
         if _is_local(route.request.url):
@@ -159,31 +289,41 @@ def browser():
         chromium.close()
 
 
+def _shot_name(entry: str, width: int, suffix: str = "") -> Path:
+    return SCREENSHOTS / f"{entry.replace('/', '__')}_{width}{suffix}.png"
+
+
 @pytest.fixture(scope="module")
 def visits(site, browser):
-    """``visit(entry)``: the (cached) result of loading the page of a ``_toc.yml`` entry."""
+    """``visit(entry, width)``: the (cached) result of loading the page of a ``_toc.yml`` entry."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    seen: dict[str, Visit] = {}
+    seen: dict[tuple, Visit] = {}
 
-    def visit(entry: str) -> Visit:
-        if entry not in seen:
-            result = Visit(entry=entry, url=f"{site.url}/{entry}.html")
-            context, page = _open(browser, result.url, result)
+    def visit(entry: str, width: int = DESKTOP) -> Visit:
+        if (entry, width) not in seen:
+            result = Visit(entry=entry, url=f"{site.url}/{entry}.html", width=width)
+            context, page = _open(browser, result.url, result, width)
             try:
                 result.mathjax = page.evaluate(SETTLE_JS)
                 result.page = page.evaluate(COLLECT_JS)
-                shot = SCREENSHOTS / f"{entry.replace('/', '__')}.png"
+                result.closed = page.evaluate(CLOSED_JS)
+                shot = _shot_name(entry, width)
                 page.screenshot(path=str(shot), full_page=True)
                 result.screenshot = str(shot)
+                result.still_closed = page.evaluate(OPEN_SOLUTIONS_JS)
+                result.opened_text = page.evaluate(COLLECT_JS)["text"]
+                result.layout = page.evaluate(LAYOUT_JS)
+                if result.closed.get("solutions"):
+                    page.screenshot(path=str(_shot_name(entry, width, "_solutions")), full_page=True)
             finally:
                 context.close()
-            seen[entry] = result
-        return seen[entry]
+            seen[(entry, width)] = result
+        return seen[(entry, width)]
 
     yield visit
-    report = {e: {k: v for k, v in asdict(r).items() if k != "page"} | {
+    report = {f"{e} @{w}px": {k: v for k, v in asdict(r).items() if k not in ("page", "opened_text")} | {
         "equation_labels": r.page.get("labels", []), "images": len(r.page.get("images", []))}
-        for e, r in seen.items()}
+        for (e, w), r in seen.items()}
     (ARTIFACTS / "browser_report.json").write_text(json.dumps(report, indent=1))
 
 
@@ -267,14 +407,88 @@ def test_every_image_loads_and_is_described(entry, visits):
             "metadata mystnb.image.alt or mystnb.figure.caption")
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("entry", ENTRIES)
-def test_full_page_screenshot_is_saved(entry, visits):
+def test_full_page_screenshot_is_saved(entry, width, visits):
     from PIL import Image
 
-    with Image.open(visits(entry).screenshot) as shot:
+    with Image.open(visits(entry, width).screenshot) as shot:
         assert shot.format == "PNG"
-        assert shot.width == VIEWPORT["width"]
-        assert shot.height >= VIEWPORT["height"]
+        assert shot.width == width
+        assert shot.height >= VIEWPORT_HEIGHT
+
+
+# ---------------------------------------------------------------- every page, desktop and phone
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_no_tex_is_left_as_text_with_every_solution_opened(entry, width, visits):
+    visit = visits(entry, width)
+    assert visit.still_closed == 0, "a solution did not open"
+    raw = sorted({m.group(0) for m in RAW_TEX.finditer(visit.opened_text)})
+    around = [visit.opened_text[max(0, m.start() - 40):m.end() + 40] for m in RAW_TEX.finditer(visit.opened_text)][:3]
+    assert raw == [], f"TeX shown as text: {raw} in {around}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_no_solution_code_or_output_is_visible_while_the_solution_is_closed(entry, width, visits):
+    closed = visits(entry, width).closed
+    assert closed["open_at_load"] == 0, "a solution is open when the page loads"
+    assert closed["visible_solution_cells"] == [], (
+        "solution cells shown under a closed solution (run scripts/gate_solutions.py)")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_nothing_is_wider_than_the_viewport_or_cut_off(entry, width, visits):
+    layout = visits(entry, width).layout
+    assert layout["page_width"] <= layout["vw"], f"the page pans sideways: {layout['page_width']} px"
+    assert layout["sticking_out"] == [], "elements wider than the viewport"
+    assert layout["clipped"] == [], "elements cut off by a box that does not scroll"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_every_display_equation_can_be_read_from_its_first_symbol(entry, width, visits):
+    assert visits(entry, width).layout["equations"] == [], "display equations cut off on the left"
+
+
+@pytest.mark.parametrize("entry", NOTEBOOK_ENTRIES)
+def test_code_lines_fit_the_desktop_column_without_scrolling(entry, visits):
+    assert visits(entry, DESKTOP).layout["code"] == []
+
+
+@pytest.mark.parametrize("entry", NOTEBOOK_ENTRIES)
+def test_every_figure_has_a_caption(entry, visits):
+    missing = [f["src"] for f in visits(entry, DESKTOP).layout["figures"] if not f["animation"] and not f["caption"]]
+    assert missing == [], "figures without a caption (cell metadata mystnb.figure.caption)"
+
+
+@pytest.mark.parametrize("entry", NOTEBOOK_ENTRIES)
+def test_figure_text_is_legible_on_a_desktop(entry, visits):
+    # A figure drawn in the package's style has text of FIGURE_FONT_PT points at
+    # FIGURE_DPI; shown at `rendered` px of its `natural` px, that text is this tall:
+    small = []
+    for f in visits(entry, DESKTOP).layout["figures"]:
+        if not f["natural"]:
+            continue
+        text_px = FIGURE_FONT_PT / 72 * FIGURE_DPI * f["rendered"] / f["natural"]
+        thumbnail = f["rendered"] < min(f["natural"], 0.5 * f["column"])
+        if text_px < MIN_TEXT_PX or thumbnail:
+            small.append((f["src"], f["rendered"], round(text_px, 1)))
+    assert small == [], f"(figure, width px, text px) too small to read: {small}"
+
+
+@pytest.mark.parametrize("entry", NOTEBOOK_ENTRIES)
+def test_figures_use_the_phone_width_and_open_full_size(entry, visits):
+    layout = visits(entry, PHONE).layout
+    narrow = [(f["src"], f["rendered"], f["column"]) for f in layout["figures"]
+              if not f["animation"] and f["rendered"] < min(f["natural"], 0.9 * f["column"])]
+    assert narrow == [], "(figure, width, column) figures narrower than the phone's column"
+    assert all(f["linked"] for f in layout["figures"] if not f["animation"]), "a figure cannot be opened full size"
+    assert layout["controls_cut"] == 0, "animation buttons cut off"
 
 
 # ---------------------------------------------------------------- across the book
@@ -364,3 +578,81 @@ def test_site_search_finds_jensen_on_the_em_chapter(site, browser):
     pages = sorted({urlsplit(h).path.lstrip("/") for h in found})
     assert f"{SEARCH_PAGE}.html" in pages, f"searching {SEARCH_WORD!r} found {pages}"
     assert (visit.console_errors, visit.failed_requests, visit.blocked) == ([], [], [])
+
+
+# ---------------------------------------------------------------- finding one's way
+
+
+def _visible_toggle(page, side: str):
+    handle = page.evaluate_handle(
+        "(side) => Array.from(document.querySelectorAll('.' + side + '-toggle'))"
+        ".find((b) => b.getBoundingClientRect().width > 0)", side)
+    element = handle.as_element()
+    assert element is not None, f"no visible {side} toggle button"
+    return element
+
+
+def test_phone_menu_opens_and_navigates_to_a_chapter(site, browser):
+    visit = Visit(entry="book/01_latent_variables_and_mle", url=f"{site.url}/book/01_latent_variables_and_mle.html")
+    context, page = _open(browser, visit.url, visit, PHONE)
+    try:
+        page.evaluate(SETTLE_JS)
+        _visible_toggle(page, "primary").click()
+        page.wait_for_function("() => document.querySelector('#pst-primary-sidebar-modal').open")
+        page.screenshot(path=str(_shot_name("menu", PHONE)))
+        link = page.locator("#pst-primary-sidebar-modal a", has_text="EM for Gaussian mixtures").first
+        assert link.is_visible()
+        link.click()
+        page.wait_for_url("**/book/03_em_for_gmms.html")
+        page.evaluate(SETTLE_JS)
+        _visible_toggle(page, "secondary").click()
+        page.wait_for_function("() => document.querySelector('#pst-secondary-sidebar-modal').open")
+        sections = page.locator("#pst-secondary-sidebar-modal a").all_inner_texts()
+        page.screenshot(path=str(_shot_name("contents", PHONE)))
+    finally:
+        context.close()
+    assert "The M-step" in [s.strip() for s in sections]
+    assert (visit.console_errors, visit.failed_requests, visit.blocked) == ([], [], [])
+
+
+def test_desktop_menu_button_collapses_the_sidebar_and_there_is_one_top_bar(site, browser):
+    visit = Visit(entry="book/03_em_for_gmms", url=f"{site.url}/book/03_em_for_gmms.html")
+    context, page = _open(browser, visit.url, visit, DESKTOP)
+    try:
+        page.evaluate(SETTLE_JS)
+        bars = page.evaluate("() => Array.from(document.querySelectorAll('header, .bd-header, .bd-header-article'))"
+                             ".filter((h) => h.getBoundingClientRect().height > 0).map((h) => h.className)")
+        before = page.evaluate("() => document.querySelector('article').getBoundingClientRect().width")
+        _visible_toggle(page, "primary").click()
+        page.wait_for_timeout(600)
+        sidebar_visible = page.evaluate(
+            "() => getComputedStyle(document.querySelector('#pst-primary-sidebar')).visibility !== 'hidden'")
+        dialog_open = page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal').open")
+        after = page.evaluate("() => document.querySelector('article').getBoundingClientRect().width")
+        page.screenshot(path=str(_shot_name("sidebar_collapsed", DESKTOP)))
+    finally:
+        context.close()
+    assert len(bars) == 1, f"top bars shown: {bars}"
+    assert not sidebar_visible and not dialog_open
+    assert after > before
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("entry", DARK_ENTRIES)
+def test_dark_mode_screenshot(entry, width, site, browser):
+    from PIL import Image
+
+    visit = Visit(entry=entry, url=f"{site.url}/{entry}.html")
+    context, page = _open(browser, visit.url, visit, width, dark=True)
+    try:
+        page.evaluate(SETTLE_JS)
+        page.evaluate(OPEN_SOLUTIONS_JS)
+        theme = page.evaluate("() => document.documentElement.dataset.theme")
+        shot = _shot_name(entry, width, "_dark")
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        context.close()
+    assert theme == "dark"
+    with Image.open(shot) as image:
+        r, g, b = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+    assert (r + g + b) / 3 < 128, "the dark page is not dark"
