@@ -22,10 +22,13 @@ check-python:
 	  echo "       '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing). Run e.g. 'make PYTHON=python3.12 test'." >&2; \
 	  exit 1; }
 
-$(REQ_STAMP): requirements.txt | check-python
+# The exact pins, then the book's own package (lvmbook and the facade) installed editable:
+# it runs from this checkout, and pyproject.toml is checked on every fresh environment.
+$(REQ_STAMP): requirements.txt pyproject.toml setup.py | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 deps: $(REQ_STAMP)

@@ -1,4 +1,4 @@
-"""The variational Bayesian GMM of Bishop (PRML, section 10.2): the posterior factors
+"""The variational Bayesian GMM of Bishop (PRML, §10.2): the posterior factors
 ``VBPosterior``, the variational E- and M-steps ``vb_e_step`` and ``vb_m_step``, the evidence
 lower bound ``vb_lower_bound`` (all constants kept), the fit ``fit_vb_gmm`` and its result
 ``VBGMMFit``, and ``sklearn_lower_bound_offset``, which relates our bound to scikit-learn's.

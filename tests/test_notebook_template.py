@@ -49,7 +49,11 @@ def test_one_seed_set_near_the_top(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
 def test_notebooks_never_install_the_preloaded_libraries(path):
-    for cell in code_cells(read(path)):
+    setup, *cells = code_cells(read(path))
+    # The set-up cell installs the book's package only, never its dependencies.
+    installs = [line for line in setup.source.splitlines() if re.search(r"\bpip\b.*\binstall\b", line)]
+    assert installs and all("--no-deps" in line for line in installs), installs
+    for cell in cells:
         install = re.search(r"^\s*[!%]\s*(pip|conda|mamba)\s+install|[\"']pip[\"'],\s*[\"']install", cell.source, re.M)
         assert not install, f"chapters must not install packages: {install.group(0)!r}"
 
