@@ -19,8 +19,14 @@ LaTeX route. Five things differ on paper, and this extension makes them right:
    below its exercise. On paper, answers right below questions give them away, so every
    solution of a chapter (the ``{solution}`` block and the code cells tagged
    ``solution``) is moved, in order, to a final section "Solutions" of that chapter.
-5. **Room on the page.** Long code lines and outputs wrap (Sphinx's ``sphinxVerbatim``)
-   and figures are scaled to the text width.
+5. **Room on the page.** Long code lines and outputs wrap (Sphinx's ``sphinxVerbatim``,
+   forced to break inside a word when a line has no space), and figures are scaled to
+   the text width.
+6. **Bold Greek.** unicode-math, which the jupyterBook LaTeX theme loads, ignores
+   amsmath's ``\\boldsymbol``; it is mapped to ``\\symbf`` so that the bold parameters
+   of the notation stay bold. The theme also loads ``bbm``, which Debian ships only in the
+   1.4 GB texlive-fonts-extra: a small stand-in (``scripts/latex/bbm.sty``) is copied
+   next to the ``.tex``.
 """
 
 from __future__ import annotations
@@ -154,6 +160,11 @@ def add_macros(app, config) -> None:
     if preamble:
         extra += "% scripts/sphinx_print.py: the web book's MathJax macros\n" + preamble + "\n"
     elements["preamble"] = elements.get("preamble", "") + extra
+    # A code or output line with no space to break at (a long repr, a long name) is
+    # broken at any character rather than running off the page.
+    setup = elements.get("sphinxsetup", "")
+    if "verbatimforcewraps" not in setup:
+        elements["sphinxsetup"] = ", ".join(filter(None, [setup, "verbatimforcewraps=true"]))
     config.latex_elements = elements
     # The jupyterBook class loads bbm, which Debian ships only in the 1.4 GB
     # texlive-fonts-extra: a stand-in (scripts/latex/bbm.sty) is put next to the .tex.

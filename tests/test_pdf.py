@@ -29,7 +29,7 @@ HIDDEN_TAGS = {"remove-cell", "remove-output"}
 # ``pdftotext -layout`` it ends its line after a run of spaces. A reference in prose,
 # "Eq. (6)", follows a single space.
 EQUATION_NUMBER = re.compile(r" {6,}\((\d+)\)$", re.MULTILINE)
-SECTION_HEADING = re.compile(r"^(\d+\.\d+) (\S.*?)\s*$", re.MULTILINE)
+SECTION_HEADING = re.compile(r"^(\d+\.\d+) ([A-Z][A-Za-z].*?)\s*$", re.MULTILINE)
 PRINT_DPI = 250
 
 
@@ -163,21 +163,38 @@ def test_figure_count_matches_what_the_chapters_show():
     assert len(images) == expected, (len(images), expected)
 
 
+def stored_file_figures(nb) -> int:
+    """Figures a chapter shows from a stored PNG file (the benchmark plots that
+    ``make bench`` writes, read with ``lvm.read_book_file``): the PDF build cannot
+    redraw them, so they keep the resolution they were saved with."""
+    return sum(
+        "read_book_file(" in cell.source and "image/png" in o.get("data", {})
+        for cell in nb.cells if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+    )
+
+
 def test_figures_are_at_print_resolution():
     rows = [line.split() for line in _run("pdfimages", "-list", str(PDF)).splitlines()[2:]]
     low = [(r[0], r[3], r[4], r[12]) for r in rows if r[2] == "image" and int(r[12]) < PRINT_DPI]
-    assert not low, f"figures below {PRINT_DPI} ppi on the page (page, w, h, ppi): {low}"
+    allowed = sum(stored_file_figures(nb) for _, nb in notebooks())
+    assert len(low) <= allowed, (
+        f"figures below {PRINT_DPI} ppi on the page (page, w, h, ppi): {low}; only the "
+        f"{allowed} benchmark plots read from stored files may be"
+    )
 
 
 def test_every_captioned_figure_has_its_caption():
-    captions = []
+    """Each figure of a cell with a caption (``mystnb.figure.caption``) is printed as a
+    numbered figure with that caption."""
+    expected = 0
     for _, nb in notebooks():
         for cell in nb.cells:
             caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
             if caption and not set(cell.metadata.get("tags", [])) & HIDDEN_TAGS:
-                captions.append(caption)
+                expected += sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
     printed = re.findall(r"Fig\. \d+\.\d+:", text())
-    assert len(printed) == len(captions), (len(printed), len(captions))
+    assert len(printed) == expected, (len(printed), expected)
 
 
 def test_solutions_follow_a_solutions_heading_at_the_end_of_each_chapter():
