@@ -1,4 +1,4 @@
-"""The article's EM (helper section 5): E-step, M-step, lower bound, initialisation, training."""
+"""The article's EM (lvmbook.article_em): E-step, M-step, lower bound, initialisation, training."""
 
 import numpy as np
 import pytest

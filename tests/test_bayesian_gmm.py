@@ -1,4 +1,4 @@
-"""Choosing C (helper section 7): BIC/AIC, the variational Bayesian GMM and the Gibbs sampler.
+"""Choosing C (lvmbook.model_selection, .variational, .gibbs): BIC/AIC, the variational Bayesian GMM and the Gibbs sampler.
 
 The variational GMM is pinned down three ways: its bound never decreases, it
 equals the exact log evidence where that is known (C = 1), and its parameters

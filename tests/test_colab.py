@@ -18,8 +18,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from nbclient.exceptions import CellExecutionError
 from book_notebooks import ROOT, repository_and_ref
 from browser_support import LOCAL_HOST, serve, unused_port
 from notebook_support import NOTEBOOK_IDS, NOTEBOOKS, code_cells, read
+from package_support import package_sources, site_packages, throwaway_python
 
 HELPER = "latent_variable_models_util.py"
 PRELOADED = ("numpy", "scipy", "matplotlib", "scikit-learn", "sklearn")
@@ -51,10 +50,7 @@ for module in (numpy, scipy, matplotlib, sklearn):
 def source_archive(folder: Path) -> Path:
     """``<ref>.tar.gz`` of the package's sources in this checkout, laid out as GitHub's archive of the ref."""
     _, ref = repository_and_ref()
-    manifest = (ROOT / "MANIFEST.in").read_text()
-    data = [name for line in manifest.splitlines() if line.startswith("include ") for name in line.split()[1:]]
-    files = ["pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", HELPER, *data]
-    files += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "lvmbook").glob("*.py"))
+    files = package_sources()
     path = folder / f"{ref}.tar.gz"
     with tarfile.open(path, "w:gz") as archive:
         for name in files:
@@ -69,24 +65,6 @@ def checkout(tmp_path_factory):
     source_archive(folder)
     with serve(folder) as served:
         yield served
-
-
-def site_packages(python) -> Path:
-    """The folder where ``python`` installs packages."""
-    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    return Path(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip())
-
-
-def throwaway_python(folder: Path, python: str = sys.executable) -> Path:
-    """A new environment whose interpreter sees ``python``'s installed libraries but not their .pth hooks.
-
-    So the scientific libraries, ipykernel and pip are there, while an editable install of the
-    book's package in ``python``'s environment is not: the set-up cell must install it itself.
-    """
-    subprocess.run([python, "-m", "venv", "--without-pip", str(folder)], check=True)
-    new = folder / "bin" / "python"
-    (site_packages(new) / "book_test_libraries.pth").write_text(f"{site_packages(python)}\n")
-    return new
 
 
 def kernel_spec(folder: Path, python: Path, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""EM at scale (section 9 of the helper module): Dask batch EM, the seeded generator, online EM.
+"""EM at scale (lvmbook.dask_em and lvmbook.online_em): Dask batch EM, the seeded generator, online EM.
 
 Pins down: the Dask fit equals the in-memory EM to 1e-10 whatever the chunking,
 the scheduler (local threads, a two-process LocalCluster) and a worker killed in
@@ -52,7 +52,7 @@ def start_params(X):
 
 
 def in_memory_em(X, init, n_iter):
-    """The in-memory EM of section 6 (fit_gmm), exactly n_iter M-steps from init."""
+    """The in-memory EM of lvmbook.fast_em (fit_gmm), exactly n_iter M-steps from init."""
     return lvm.fit_gmm(X, 3, init=init, max_iter=n_iter, tol=0.0, n_threads=1)
 
 

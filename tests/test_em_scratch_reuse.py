@@ -1,4 +1,4 @@
-"""The E-step's reused scratch arrays (section 6, one workspace per thread) never leak between calls.
+"""The E-step's reused scratch arrays (lvmbook.suffstats, one workspace per thread) never leak between calls.
 
 Each thread keeps the buffers of its last model shape (C, D, rows per block)
 and reuses them in later passes, so that Dask workers do not page-fault on a

@@ -1,6 +1,6 @@
-"""Section 6 of the helper module (EM, robust and fast) is exact.
+"""The fast EM (lvmbook.suffstats and lvmbook.fast_em) is exact.
 
-It must agree with the article-style functions of section 5 to about 1e-12
+It must agree with the article-style functions of lvmbook.article_em to about 1e-12
 relative, with a direct scipy computation of equations (6), (9), (16)-(19), and
 with scikit-learn's GaussianMixture started from the same parameters to about
 1e-10 in the parameters and the per-point log-likelihood.
@@ -82,7 +82,7 @@ def test_one_iteration_equals_scipy_reference(article_data, start):
     assert np.allclose(new_chol @ np.swapaxes(new_chol, 1, 2), new_sigma, rtol=1e-13, atol=0)
 
 
-@pytest.mark.skipif(not hasattr(lvm, "m_step"), reason="section 5 (article EM) not in the helper module")
+@pytest.mark.skipif(not hasattr(lvm, "m_step"), reason="the article's EM is not in the package")
 def test_one_iteration_equals_article_functions(article_data, start):
     X = article_data
     pi, mu, sigma = start
@@ -98,7 +98,7 @@ def test_one_iteration_equals_article_functions(article_data, start):
         assert rel_err(ours, theirs) < RTOL_ARTICLE
 
 
-@pytest.mark.skipif(not hasattr(lvm, "lower_bound"), reason="section 5 (article EM) not in the helper module")
+@pytest.mark.skipif(not hasattr(lvm, "lower_bound"), reason="the article's EM is not in the package")
 def test_lower_bound_equals_article_lower_bound_for_any_q(article_data, start):
     X = article_data
     pi, mu, sigma = start

@@ -1,4 +1,4 @@
-"""Section 6 of the helper module (EM, robust and fast) never returns NaN or a silently wrong fit.
+"""The fast EM (lvmbook.suffstats and lvmbook.fast_em) never returns NaN or a silently wrong fit.
 
 Each hard case either gives the right answer (checked against an exact
 reference or a transformed problem with a known answer) or raises a clear,

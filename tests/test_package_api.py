@@ -8,6 +8,7 @@ counted in the order of the table of contents) must be that file, up to its numb
 """
 
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import yaml
 import latent_variable_models_util as lvm
 from book_notebooks import ROOT
 from notebook_support import EQ_REF, EQ_TAG, markdown_sources
+from package_support import package_sources, throwaway_python
 
 CHAPTER_REF = re.compile(r"\b[Cc]hapters?\s+(\d+)\s+\((\d\d)_([a-z0-9_]+)\)")
 EQUATION_REF = re.compile(EQ_REF.pattern, re.IGNORECASE)
@@ -136,17 +138,9 @@ def test_pip_install_into_a_fresh_venv_gives_the_whole_public_api(tmp_path):
     # A new environment that sees our numpy (and the rest) but not this checkout, nor an editable
     # install of it; the package is built from the checkout and installed without dependencies.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    ours = subprocess.run([sys.executable, "-c", purelib], capture_output=True, text=True, check=True).stdout.strip()
-    theirs = subprocess.run([python, "-c", purelib], capture_output=True, text=True, check=True).stdout.strip()
-    Path(theirs, "our_libraries.pth").write_text(ours + "\n")
+    python = throwaway_python(venv)
     build = tmp_path / "src"
-    for name in ["pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "latent_variable_models_util.py",
-                 *[str(p.relative_to(ROOT)) for p in (ROOT / "lvmbook").glob("*.py")],
-                 *[n for line in (ROOT / "MANIFEST.in").read_text().splitlines() if line.startswith("include ")
-                   for n in line.split()[1:]]]:
+    for name in package_sources():
         (build / name).parent.mkdir(parents=True, exist_ok=True)
         (build / name).write_bytes((ROOT / name).read_bytes())
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(build)],
@@ -158,7 +152,7 @@ def test_pip_install_into_a_fresh_venv_gives_the_whole_public_api(tmp_path):
             "len(l.read_book_file('benchmarks/results/em_speed.md'))]))")
     out = subprocess.run([python, "-c", code], cwd=empty, capture_output=True, text=True, check=True,
                          env={"PATH": "/usr/bin:/bin"})
-    where, names, rows, size = __import__("json").loads(out.stdout)
+    where, names, rows, size = json.loads(out.stdout)
     assert Path(where).is_relative_to(venv)
     assert names == sorted(lvm.__all__)
     assert rows == 272 and size == len((ROOT / "benchmarks/results/em_speed.md").read_bytes())

@@ -1,4 +1,4 @@
-"""The data section of the helper module: the article's mixture and its sampler."""
+"""lvmbook.data: the article's mixture and its sampler."""
 
 import numpy as np
 import pytest
