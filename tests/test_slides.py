@@ -19,10 +19,10 @@ import pytest
 import book_notebooks
 import build_slides
 import set_slide_metadata as rule
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, LOCAL_HOST, serve
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, HTML_DIR, LOCAL_HOST, serve
 
 ROOT = book_notebooks.ROOT
-SITE = ROOT / "_build" / "html"
+SITE = HTML_DIR  # _build/html, or BOOK_HTML_DIR (tests/browser_support.py)
 DECKS = SITE / "slides"
 ARTIFACTS = ROOT / "test-artifacts" / "slides"
 NOTEBOOKS = book_notebooks.notebooks()
