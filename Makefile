@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test check nbval execute student bench linkcheck clean check-python deps mathjax browser test-oldest tex pdf slides
+.PHONY: book test check nbval execute student bench linkcheck clean check-python deps mathjax browser test-oldest tex pdf slides course
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
@@ -69,7 +69,7 @@ book: $(REQ_STAMP) $(MATHJAX_STAMP)
 # The PDF of the whole book (scripts/build_pdf.py): Jupyter Book's LaTeX route with XeLaTeX
 # and latexmk from Debian's TeX Live, installed here when missing (as root, like chromium).
 TEX_PACKAGES := texlive-xetex latexmk texlive-latex-extra texlive-fonts-recommended \
-  fonts-freefont-otf fonts-lmodern poppler-utils
+  texlive-plain-generic fonts-freefont-otf fonts-lmodern poppler-utils
 tex:
 	@{ command -v xelatex && command -v latexmk && command -v pdftotext && kpsewhich ucharclasses.sty pgfplots.sty \
 	   && fc-list | grep -q FreeSerif; } >/dev/null 2>&1 || { \
@@ -85,7 +85,7 @@ pdf: $(REQ_STAMP) tex
 slides: $(REQ_STAMP) node_modules/.package-lock.json
 	$(PY) scripts/build_slides.py
 
-test: book browser pdf slides
+test: book browser pdf slides $(COURSE_STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider
 	$(MAKE) nbval
 
@@ -118,6 +118,22 @@ bench: $(REQ_STAMP)
 # build/student/_build/html (scripts/make_student_edition.py; the sources are never copied by hand).
 student: $(REQ_STAMP) $(MATHJAX_STAMP)
 	$(PY) scripts/make_student_edition.py --out build/student
+
+# Graded homework (course/, see book/instructor_guide.md): student notebooks, Gradescope
+# autograders and solutions under build/course/. Otter-Grader has its own environment from
+# the exact pins of tests/requirements-course.txt (it needs a newer ipywidgets than Colab's,
+# so it stays out of requirements.txt); tests/test_course.py grades with it.
+COURSE_VENV := build/course-venv
+COURSE_STAMP := $(COURSE_VENV)/.requirements-installed
+
+$(COURSE_STAMP): tests/requirements-course.txt | check-python
+	rm -rf $(COURSE_VENV)
+	$(PYTHON) -m venv $(COURSE_VENV)
+	$(COURSE_VENV)/bin/python -m pip install --quiet -r tests/requirements-course.txt
+	@touch $@
+
+course: $(COURSE_STAMP)
+	$(COURSE_VENV)/bin/python course/build_course.py --out build/course
 
 # Optional, not in `make test` nor CI (it downloads ~150 MB of old wheels): every chapter
 # run alone as in Colab with the lowest library versions README.md supports, on Python 3.10.
