@@ -182,6 +182,10 @@ class SquaremResult:
         Calls of ``step`` made when each iterate of ``objective`` was reached.
     n_fallbacks : int
         Extrapolations rejected by the monotonicity safeguard.
+    rejected_at : list of int
+        The number of calls of ``step`` made when each of them was rejected.
+        Near convergence the safeguard compares objectives that differ by
+        rounding only, so count rejections up to a tolerance, not to the end.
     converged : bool
         Whether ``||theta_{t+1} - theta_t|| < tol`` was reached.
     """
@@ -190,6 +194,7 @@ class SquaremResult:
     objective: list = field(default_factory=list)
     passes: list = field(default_factory=list)
     n_fallbacks: int = 0
+    rejected_at: list = field(default_factory=list)
     converged: bool = False
 
 
@@ -267,6 +272,7 @@ def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
             if not cand_obj >= obj:  # the safeguard; also catches NaN
                 new, at_clamp = None, False
                 result.n_fallbacks += 1
+                result.rejected_at.append(used)
                 step_max = max(step_max0, step_max / mstep)
         if at_clamp:  # the clamp bit: allow longer steps
             step_max *= mstep

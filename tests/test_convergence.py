@@ -206,6 +206,8 @@ def test_squarem_falls_back_when_the_step_fails():
 
     res = cv.squarem(step, np.zeros(2), tol=1e-10, max_passes=2000)
     assert res.converged and res.n_fallbacks >= 1
+    assert len(res.rejected_at) == res.n_fallbacks
+    assert res.rejected_at == sorted(res.rejected_at) and res.rejected_at[0] >= 3
     np.testing.assert_allclose(res.theta, [5.0, 5.0], atol=1e-8)
     assert np.all(np.diff(res.objective) >= 0)
 
