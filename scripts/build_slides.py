@@ -140,6 +140,8 @@ def mathjax_config() -> dict:
             "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
             "processEscapes": True,
             "macros": macros,
+            # An unknown command is an error (data-mjx-error), not quiet red text.
+            "packages": {"[-]": ["noundefined"]},
         },
         "chtml": {"fontURL": f"{ASSETS}/mathjax/output/chtml/fonts/woff-v2"},
     }

@@ -136,7 +136,8 @@ async () => {
   return {
     total: Reveal.getTotalSlides(),
     typeset: document.querySelectorAll('mjx-container').length,
-    errors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent),
+    errors: [...document.querySelectorAll('mjx-merror, [data-mjx-error]')].map(
+      e => e.getAttribute('data-mjx-error') || e.textContent),
     raw: ['$$', '\\\\begin{', '\\\\tag{', '\\\\frac', '{cite}', '```'].filter(t => text.includes(t)),
     images: [...document.querySelectorAll('.reveal img')].filter(i => !i.complete || i.naturalWidth === 0).length,
   };
