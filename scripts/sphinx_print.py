@@ -20,8 +20,9 @@ LaTeX route. Five things differ on paper, and this extension makes them right:
    solution of a chapter (the ``{solution}`` block and the code cells tagged
    ``solution``) is moved, in order, to a final section "Solutions" of that chapter.
 5. **Room on the page.** Long code lines and outputs wrap (Sphinx's ``sphinxVerbatim``,
-   forced to break inside a word when a line has no space), and figures are scaled to
-   the text width.
+   forced to break inside a word when a line has no space; inline code may break after
+   an underscore), tables are set small with no column narrower than a number, and
+   figures are scaled to the text width.
 6. **Bold Greek.** unicode-math, which the jupyterBook LaTeX theme loads, ignores
    amsmath's ``\\boldsymbol``; it is mapped to ``\\symbf`` so that the bold parameters
    of the notation stay bold. The theme also loads ``bbm``, which Debian ships only in the
@@ -156,6 +157,20 @@ def add_macros(app, config) -> None:
     extra = (
         "\n% scripts/sphinx_print.py: bold Greek as in the web book (unicode-math)\n"
         "\\AtBeginDocument{\\renewcommand{\\boldsymbol}[1]{\\symbf{#1}}}\n"
+    )
+    # Inline code (a long keyword argument in prose) may break after an underscore.
+    extra += (
+        "% scripts/sphinx_print.py: inline code may break after an underscore\n"
+        "\\AtBeginDocument{\\let\\lvmupquote\\sphinxupquote"
+        "\\protected\\def\\sphinxupquote#1{{\\def\\_{\\textunderscore\\allowbreak}"
+        "\\lvmupquote{#1}}}}\n"
+    )
+    # Tables (the benchmark results) in a smaller font, and no column narrower than a
+    # number such as 7.88e+06: tabulary would otherwise clip it.
+    extra += (
+        "% scripts/sphinx_print.py: tables small, columns wide enough for a number\n"
+        "\\AtBeginDocument{\\setlength{\\tymin}{42pt}}\n"
+        "\\AtBeginEnvironment{tabulary}{\\footnotesize}\n"
     )
     if preamble:
         extra += "% scripts/sphinx_print.py: the web book's MathJax macros\n" + preamble + "\n"
