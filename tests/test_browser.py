@@ -208,7 +208,10 @@ LAYOUT_JS = r"""
   });
   const controls = Array.from(document.querySelectorAll('div.animation button, div.animation input')).filter(seen)
     .filter((b) => { const r = b.getBoundingClientRect(); return r.right > vw + 1 || r.left < -1; }).length;
-  return {vw, page_width: document.documentElement.scrollWidth, sticking_out: sticking_out.slice(0, 10),
+  const body_colour = getComputedStyle(article.querySelector('p') || article).color;
+  const grey_captions = Array.from(article.querySelectorAll('figcaption .caption-text, figcaption p'))
+    .filter((c) => getComputedStyle(c).color !== body_colour).length;
+  return {vw, page_width: document.documentElement.scrollWidth, grey_captions, sticking_out: sticking_out.slice(0, 10),
           clipped: clipped.slice(0, 10), equations, code, figures, controls_cut: controls};
 }
 """
@@ -468,6 +471,7 @@ def test_code_lines_fit_the_desktop_column_without_scrolling(entry, visits):
 def test_every_figure_has_a_caption(entry, visits):
     missing = [f["src"] for f in visits(entry, DESKTOP).layout["figures"] if not f["animation"] and not f["caption"]]
     assert missing == [], "figures without a caption (cell metadata mystnb.figure.caption)"
+    assert visits(entry, DESKTOP).layout["grey_captions"] == 0, "captions are set in a lighter colour than the text"
 
 
 @pytest.mark.parametrize("entry", NOTEBOOK_ENTRIES)
