@@ -117,7 +117,9 @@ def unpack_params(theta, C, D):
 
 
 def em_step(theta, X, C):
-    """One EM iteration on the parameter vector: ``(M(theta) (k,), log p(X | theta))``.
+    """One EM iteration on the vector ``theta`` (k,): ``(M(theta), log p(X | theta))``.
+
+    Chapter 9 iterates, differentiates and accelerates it.
 
     One pass over ``X`` (N, D): the E-step (equation (6)) and the sums of the
     M-step, then the M-step (equations (16)-(18)), with the library's
@@ -142,6 +144,9 @@ def em_map(theta, X, C):
 
 def numerical_jacobian(f, theta, h=1e-6):
     """Jacobian ``J[j, l] = d f_j / d theta_l`` (m, k) of ``f`` at ``theta`` (k,).
+
+    Chapter 9 differentiates the EM map with it; its spectral radius at a
+    maximum is EM's rate of convergence.
 
     Central differences ``(f(theta + h e_l) - f(theta - h e_l)) / 2h``: 2 k
     calls of ``f``, error of order ``h**2`` plus rounding of order ``eps / h``.
@@ -200,6 +205,8 @@ class SquaremResult:
 
 def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
     """SQUAREM, scheme SqS3 (Varadhan and Roland, 2008), with a monotonicity safeguard.
+
+    Chapter 9 uses it to accelerate EM (``step`` = :func:`em_step`).
 
     Parameters
     ----------
