@@ -70,7 +70,7 @@ def test_sidebar_numbers_the_chapters_1_to_n_across_parts_and_not_the_back_matte
         assert shown[entry].startswith(f"{n}. "), (entry, shown[entry])
     for entry in back:
         assert not shown[entry][:1].isdigit(), (entry, shown[entry])
-    assert back[-1] != "book/conclusion" and "book/conclusion" in back, "the conclusion belongs to the back matter"
+    assert "book/conclusion" in back, "the conclusion belongs to the back matter"
 
 
 def test_chapter_titles_carry_their_number():
