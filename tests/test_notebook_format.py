@@ -24,7 +24,7 @@ import pytest
 from notebook_support import NOTEBOOKS, read
 
 LINE_LENGTH = 88
-TOOLING = re.compile(r"#.*\b(?:NBVAL_\w+|noqa\b|type:\s*ignore|fmt:\s*(?:off|on|skip)|pylint:|pragma:)", re.I)
+TOOLING = re.compile(r"#.*\b(?:NBVAL_\w+|noqa(?=:|\s|$)|type:\s*ignore|fmt:\s*(?:off|on|skip)|pylint:|pragma:)", re.I)
 HIDDEN_TAGS = {"remove-cell", "remove-input"}
 
 
