@@ -200,15 +200,18 @@ def _student_config(text: str) -> str:
 
 def _extra_paths(root: Path) -> list[str]:
     """What ``_config.yml`` needs beside the book, relative to the root: the folders of
-    ``html_extra_path`` (copied into the site) and the files of ``local_extensions``."""
+    ``html_extra_path`` (copied into the site) and the folders of ``local_extensions``
+    (whole: an extension may import a module beside it, as sphinx_decks does)."""
     import yaml
 
     sphinx = yaml.safe_load((root / "_config.yml").read_text()).get("sphinx") or {}
     paths = list((sphinx.get("config") or {}).get("html_extra_path") or [])
     for name, folder in (sphinx.get("local_extensions") or {}).items():
-        for candidate in (Path(folder) / f"{name}.py", Path(folder) / name):
-            if (root / candidate).exists():
-                paths.append(str(candidate))
+        folder = str(Path(folder))
+        if folder in ("", ".") or not (root / folder).is_dir():  # an extension at the root
+            paths += [f"{name}.py"] if (root / f"{name}.py").is_file() else []
+        elif folder not in paths:
+            paths.append(folder)
     return paths
 
 
