@@ -17,6 +17,7 @@ Python. Run with the course environment (`make course`), which has otter-grader.
 import argparse
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,10 @@ RUNNER_MARK = "# SELF-CHECK RUNNER"
 # Otter runs the solution against the tests: one BLAS thread, as everywhere in the book
 # (several threads per process on a shared machine make small fits many times slower).
 ONE_THREAD = {
-    **os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
 }
 
 
@@ -48,13 +52,23 @@ def _is_end(cell, keyword):
     return cell.cell_type == "raw" and cell.source.strip().upper() == f"# END {keyword}"
 
 
+TEST_CONFIG = re.compile(
+    r'^"""\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)^"""\s*#\s*END TEST CONFIG[^\n]*\n',
+    re.M | re.S,
+)
+
+
 def _split_test_cell(source):
     """(config dict, code without the config docstring) of an exception-based test cell."""
-    head, sep, body = source.partition('""" # END TEST CONFIG')
-    if not sep:
-        return {}, source
-    config = yaml.safe_load(head.split("# BEGIN TEST CONFIG", 1)[1]) or {}
-    return config, body.lstrip("\n")
+    match = TEST_CONFIG.match(source)
+    if match is None:
+        raise SystemExit(
+            f"a test cell without a TEST CONFIG docstring:\n{source[:300]}"
+        )
+    config = yaml.safe_load(match.group(1)) or {}
+    if not isinstance(config.get("hidden", False), bool):
+        raise SystemExit(f"'hidden' must be true or false in:\n{source[:300]}")
+    return config, source[match.end() :].lstrip("\n")
 
 
 def add_self_checks(nb):
@@ -78,13 +92,22 @@ def add_self_checks(nb):
             if not test_config.get("hidden", False):
                 public.append(code.rstrip())
         elif _is_end(cell, "QUESTION") and public:
-            names = [line.split("(")[0][4:] for c in public for line in c.splitlines()
-                     if line.startswith("def test_")]
+            names = [
+                line.split("(")[0][4:]
+                for c in public
+                for line in c.splitlines()
+                if line.startswith("def test_")
+            ]
             call = f'run_self_checks("{question}", {", ".join(names)})'
             text = "# Self-check: the public tests of this question.\n"
-            cells.append(nbformat.v4.new_code_cell(text + "\n\n".join(public) + "\n\n" + call))
+            cells.append(
+                nbformat.v4.new_code_cell(text + "\n\n".join(public) + "\n\n" + call)
+            )
             question = None
-    if any(c.cell_type == "code" and c.source.strip() == RUNNER_MARK for c in nb.cells) is False:
+    if (
+        any(c.cell_type == "code" and c.source.strip() == RUNNER_MARK for c in nb.cells)
+        is False
+    ):
         if not any(c.source.startswith("# Self-checks:") for c in cells):
             raise SystemExit("the source has no '# SELF-CHECK RUNNER' cell")
     nb.cells = cells
@@ -93,7 +116,9 @@ def add_self_checks(nb):
 
 def grading_requirements():
     """The book's numpy, scipy and scikit-learn pins, for the autograder's environment."""
-    pins = (COURSE.parent / "tests" / "requirements-course.txt").read_text().splitlines()
+    pins = (
+        (COURSE.parent / "tests" / "requirements-course.txt").read_text().splitlines()
+    )
     keep = ("numpy==", "scipy==", "scikit-learn==")
     return "".join(line + "\n" for line in pins if line.startswith(keep))
 
@@ -105,14 +130,22 @@ def build(source, out):
     (work / "src").mkdir(parents=True)
     nb = add_self_checks(jupytext.read(source))
     nb.metadata.pop("jupytext", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for cell in nb.cells:
+        cell.metadata.pop("lines_to_next_cell", None)
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
     src = work / "src" / f"{name}.ipynb"
     nbformat.write(nb, src)
     (work / "src" / "requirements.txt").write_text(grading_requirements())
     dist = work / "dist"
     subprocess.run(
         [sys.executable, "-m", "otter", "assign", "-v", str(src), str(dist)],
-        check=True, cwd=work, env=ONE_THREAD,
+        check=True,
+        cwd=work,
+        env=ONE_THREAD,
     )
     (work / "student").mkdir()
     (work / "solution").mkdir()
@@ -127,7 +160,9 @@ def build(source, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build/course"))
+    parser.add_argument(
+        "--out", type=pathlib.Path, default=pathlib.Path("build/course")
+    )
     parser.add_argument("assignments", nargs="*", help="names like hw1 (default: all)")
     args = parser.parse_args(argv)
     sources = sorted(COURSE.glob("hw*.py"))

@@ -12,7 +12,6 @@
 # init_cell: false
 # check_all_cell: false
 # export_cell: false
-# strip_solutions_from_all_cells: true
 # requirements: requirements.txt
 # run_tests: true
 # generate:
@@ -42,7 +41,7 @@
 
 # %%
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 # %%
 # SELF-CHECK RUNNER
@@ -74,6 +73,10 @@ print("X:", X.shape)
 # (\mathbf{x}_i - \boldsymbol{\mu}) \rVert^2$. Never form $\boldsymbol{\Sigma}^{-1}$ and
 # never take the log of a density computed in linear space.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def log_gaussian(X, mu, Sigma):
     """Log density of N(mu, Sigma) at each row of X: (N, D), (D,), (D, D) -> (N,)."""
@@ -87,31 +90,41 @@ def log_gaussian(X, mu, Sigma):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_log_gaussian_matches_scipy(log_gaussian):
     import numpy as np
-    from scipy import special, stats
+    from scipy import stats
 
     Xs = np.array([[0.0, 0.0], [1.0, -2.0], [3.0, 0.5]])
     mu, Sigma = np.array([0.5, -0.5]), np.array([[2.0, 0.4], [0.4, 1.0]])
     got = np.asarray(log_gaussian(Xs, mu, Sigma))
-    assert got.shape == (3,), f"log_gaussian must return shape (N,) = (3,), got {got.shape}"
+    assert got.shape == (3,), (
+        f"log_gaussian must return shape (N,) = (3,), got {got.shape}"
+    )
     want = stats.multivariate_normal(mu, Sigma).logpdf(Xs)
     assert np.allclose(got, want), "log_gaussian differs from scipy's logpdf"
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_log_gaussian_far_points_and_3d(log_gaussian):
     import numpy as np
-    from scipy import special, stats
+    from scipy import stats
 
     r = np.random.default_rng(7)
     A = r.normal(size=(3, 3))
@@ -119,7 +132,9 @@ def test_log_gaussian_far_points_and_3d(log_gaussian):
     mu = r.normal(size=3)
     Xs = np.vstack([r.normal(size=(5, 3)), [[60.0, -80.0, 90.0]]])
     got = np.asarray(log_gaussian(Xs, mu, Sigma), dtype=float)
-    assert got.shape == (6,), f"log_gaussian must return shape (N,) = (6,), got {got.shape}"
+    assert got.shape == (6,), (
+        f"log_gaussian must return shape (N,) = (6,), got {got.shape}"
+    )
     assert np.all(np.isfinite(got)), (
         "log density is -inf or NaN for a far point: the density underflowed in "
         "linear space; compute the log directly"
@@ -127,6 +142,7 @@ def test_log_gaussian_far_points_and_3d(log_gaussian):
     assert np.allclose(got, stats.multivariate_normal(mu, Sigma).logpdf(Xs)), (
         "log_gaussian is wrong in 3 dimensions"
     )
+
 
 # %% [raw]
 # # END TESTS
@@ -155,6 +171,10 @@ def test_log_gaussian_far_points_and_3d(log_gaussian):
 # Use `scipy.special.logsumexp`: a point 40 standard deviations from every mean has
 # density $e^{-800}$, which is 0 in floating point.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def e_step(X, pi, mu, Sigma):
     """Log responsibilities (N, C) and the log-likelihood (float)."""
@@ -168,33 +188,44 @@ def e_step(X, pi, mu, Sigma):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_e_step_rows_normalised(e_step, X):
     import numpy as np
-    from scipy import special, stats
 
     pi = np.array([0.5, 0.3, 0.2])
     mu = np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0]])
     Sigma = np.array([np.eye(2)] * 3)
     log_q, ll = e_step(X, pi, mu, Sigma)
     log_q = np.asarray(log_q)
-    assert log_q.shape == (len(X), 3), f"log_q must have shape (N, C), got {log_q.shape}"
+    assert log_q.shape == (len(X), 3), (
+        f"log_q must have shape (N, C), got {log_q.shape}"
+    )
     assert np.allclose(np.exp(log_q).sum(axis=1), 1.0), (
         "the responsibilities exp(log_q) of each point must sum to 1 over components"
     )
     assert np.all(log_q <= 1e-12), "log responsibilities must be <= 0"
-    assert np.ndim(ll) == 0, "the log-likelihood must be a single number (the sum over points)"
+    assert np.ndim(ll) == 0, (
+        "the log-likelihood must be a single number (the sum over points)"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_e_step_far_points_no_underflow(e_step):
     import numpy as np
     from scipy import special, stats
@@ -210,30 +241,41 @@ def test_e_step_far_points_no_underflow(e_step):
         "space (exp of the log densities is 0, then 0/0); normalise with logsumexp"
     )
     log_joint = np.column_stack(
-        [np.log(pi[c]) + stats.multivariate_normal(mu[c], Sigma[c]).logpdf(Xf) for c in range(2)]
+        [
+            np.log(pi[c]) + stats.multivariate_normal(mu[c], Sigma[c]).logpdf(Xf)
+            for c in range(2)
+        ]
     )
     want = log_joint - special.logsumexp(log_joint, axis=1)[:, None]
-    assert np.allclose(log_q, want, atol=1e-8), "log responsibilities wrong for far points"
+    assert np.allclose(log_q, want, atol=1e-8), (
+        "log responsibilities wrong for far points"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_e_step_log_likelihood_value(e_step, X):
     import numpy as np
-    from scipy import special, stats
+    from scipy import stats
 
     pi = np.array([0.2, 0.5, 0.3])
     mu = np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 4.0]])
     Sigma = np.array([[[1.0, 0.2], [0.2, 1.0]], np.eye(2), [[0.5, 0.0], [0.0, 2.0]]])
     _, ll = e_step(X, pi, mu, Sigma)
-    dens = sum(pi[c] * stats.multivariate_normal(mu[c], Sigma[c]).pdf(X) for c in range(3))
+    dens = sum(
+        pi[c] * stats.multivariate_normal(mu[c], Sigma[c]).pdf(X) for c in range(3)
+    )
     want = np.sum(np.log(dens))
     assert np.isclose(ll, want, rtol=1e-10), (
         f"log-likelihood {float(ll):.4f} should be {want:.4f}: the sum over points of "
         "log sum_c pi_c N(x_i | mu_c, Sigma_c)"
     )
+
 
 # %% [raw]
 # # END TESTS
@@ -259,6 +301,10 @@ def test_e_step_log_likelihood_value(e_step, X):
 #
 # These are maximum-likelihood estimates: no "unbiased" correction.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def m_step(X, q):
     """Weights (C,), means (C, D) and covariances (C, D, D) from responsibilities (N, C)."""
@@ -275,32 +321,40 @@ def m_step(X, q):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_m_step_shapes_and_weights(m_step, X):
     import numpy as np
-    from scipy import special, stats
 
     q = np.full((len(X), 3), 1.0 / 3.0)
     pi, mu, Sigma = m_step(X, q)
-    assert np.shape(pi) == (3,) and np.shape(mu) == (3, 2) and np.shape(Sigma) == (3, 2, 2), (
-        "m_step must return pi (C,), mu (C, D), Sigma (C, D, D)"
-    )
+    assert (
+        np.shape(pi) == (3,) and np.shape(mu) == (3, 2) and np.shape(Sigma) == (3, 2, 2)
+    ), "m_step must return pi (C,), mu (C, D), Sigma (C, D, D)"
     assert np.isclose(np.sum(pi), 1.0), "the weights must sum to 1 (divide N_c by N)"
-    assert np.allclose(mu, X.mean(axis=0)), "with equal responsibilities every mean is the data mean"
+    assert np.allclose(mu, X.mean(axis=0)), (
+        "with equal responsibilities every mean is the data mean"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_m_step_weighted_covariance_is_mle(m_step):
     import numpy as np
-    from scipy import special, stats
 
     r = np.random.default_rng(11)
     Xh = r.normal(size=(40, 3)) * [1.0, 2.0, 0.5]
@@ -309,7 +363,9 @@ def test_m_step_weighted_covariance_is_mle(m_step):
     Nc = q.sum(axis=0)
     assert np.allclose(pi, Nc / 40), "pi_c must be N_c / N"
     mu_want = (q.T @ Xh) / Nc[:, None]
-    assert np.allclose(mu, mu_want), "mu_c must be the q-weighted mean sum_i q_ic x_i / N_c"
+    assert np.allclose(mu, mu_want), (
+        "mu_c must be the q-weighted mean sum_i q_ic x_i / N_c"
+    )
     for c in range(2):
         S = ((Xh - mu_want[c]) * q[:, c, None]).T @ (Xh - mu_want[c])
         if np.allclose(Sigma[c], S / (Nc[c] - 1)):
@@ -320,6 +376,7 @@ def test_m_step_weighted_covariance_is_mle(m_step):
         assert np.allclose(Sigma[c], S / Nc[c]), (
             "Sigma_c must be sum_i q_ic (x_i - mu_c)(x_i - mu_c)^T / N_c, centred on the new mean"
         )
+
 
 # %% [raw]
 # # END TESTS
@@ -351,6 +408,10 @@ def test_m_step_weighted_covariance_is_mle(m_step):
 # Inside the loop, **check the monotone property**: raise a `RuntimeError` if the
 # log-likelihood decreases by more than `1e-8 * abs(previous)`.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def lower_bound(X, log_q, pi, mu, Sigma):
     """The evidence lower bound L(theta, q) for log responsibilities log_q (N, C)."""
@@ -378,12 +439,17 @@ def fit_gmm(X, pi, mu, Sigma, n_iter):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 0.5
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_lower_bound_is_tight_after_e_step(lower_bound, X):
     import numpy as np
     from scipy import special, stats
@@ -401,14 +467,17 @@ def test_lower_bound_is_tight_after_e_step(lower_bound, X):
         "entropy term -sum q log q missing?"
     )
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 0.5
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_lower_bound_below_log_likelihood_for_other_q(lower_bound):
     import numpy as np
-    from scipy import special, stats
+    from scipy import stats
 
     r = np.random.default_rng(3)
     Xh = r.normal(size=(30, 2))
@@ -417,7 +486,10 @@ def test_lower_bound_below_log_likelihood_for_other_q(lower_bound):
     Sigma = np.array([np.eye(2)] * 2)
     q = r.dirichlet([2.0, 2.0], size=30)
     log_joint = np.column_stack(
-        [np.log(pi[c]) + stats.multivariate_normal(mu[c], Sigma[c]).logpdf(Xh) for c in range(2)]
+        [
+            np.log(pi[c]) + stats.multivariate_normal(mu[c], Sigma[c]).logpdf(Xh)
+            for c in range(2)
+        ]
     )
     want = float(np.sum(q * (log_joint - np.log(q))))
     got = lower_bound(Xh, np.log(q), pi, mu, Sigma)
@@ -425,13 +497,18 @@ def test_lower_bound_below_log_likelihood_for_other_q(lower_bound):
         raise AssertionError(
             "the lower bound misses the entropy term -sum_ic q_ic log q_ic (the '- log q')"
         )
-    assert np.isclose(got, want), "lower bound wrong for responsibilities that are not the posterior"
+    assert np.isclose(got, want), (
+        "lower bound wrong for responsibilities that are not the posterior"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_fit_gmm_matches_reference_and_is_monotone(fit_gmm, X):
     import numpy as np
     from scipy import special, stats
@@ -441,26 +518,36 @@ def test_fit_gmm_matches_reference_and_is_monotone(fit_gmm, X):
     Sigma0 = np.array([np.cov(X.T, bias=True)] * 3)
     pi, mu, Sigma, history = fit_gmm(X, pi0.copy(), mu0.copy(), Sigma0.copy(), 25)
     h = np.asarray(history, dtype=float)
-    assert h.shape == (25,), f"history must hold n_iter = 25 log-likelihoods, got {h.shape}"
+    assert h.shape == (25,), (
+        f"history must hold n_iter = 25 log-likelihoods, got {h.shape}"
+    )
     assert np.all(np.diff(h) >= -1e-8 * np.abs(h[:-1])), "the log-likelihood decreased"
     # reference EM, written independently
     p, m, S = pi0.copy(), mu0.copy(), Sigma0.copy()
     ref = []
     for _ in range(25):
         lj = np.column_stack(
-            [np.log(p[c]) + stats.multivariate_normal(m[c], S[c]).logpdf(X) for c in range(3)]
+            [
+                np.log(p[c]) + stats.multivariate_normal(m[c], S[c]).logpdf(X)
+                for c in range(3)
+            ]
         )
         lp = special.logsumexp(lj, axis=1)
         ref.append(lp.sum())
         q = np.exp(lj - lp[:, None])
         Nc = q.sum(axis=0)
         p, m = Nc / len(X), (q.T @ X) / Nc[:, None]
-        S = np.array([((X - m[c]) * q[:, c, None]).T @ (X - m[c]) / Nc[c] for c in range(3)])
+        S = np.array(
+            [((X - m[c]) * q[:, c, None]).T @ (X - m[c]) / Nc[c] for c in range(3)]
+        )
     assert np.allclose(h, ref, rtol=1e-8), (
         "history differs from EM from the same start: record the E-step log-likelihood "
         "of each iteration, before the M-step"
     )
-    assert np.allclose(mu, m, atol=1e-6), "final means differ from EM from the same start"
+    assert np.allclose(mu, m, atol=1e-6), (
+        "final means differ from EM from the same start"
+    )
+
 
 # %% [raw]
 # # END TESTS
@@ -476,7 +563,11 @@ def test_fit_gmm_matches_reference_and_is_monotone(fit_gmm, X):
 
 # %%
 if ready("q1", "q2", "q3", "q4"):
-    start = (np.full(3, 1 / 3), X[[0, 100, 200]].copy(), np.array([np.cov(X.T, bias=True)] * 3))
+    start = (
+        np.full(3, 1 / 3),
+        X[[0, 100, 200]].copy(),
+        np.array([np.cov(X.T, bias=True)] * 3),
+    )
     pi_hat, mu_hat, Sigma_hat, history = fit_gmm(X, *start, n_iter=40)
     print("log-likelihood every 5 iterations:", np.round(history[::5], 3))
     print("weights:", np.round(np.sort(pi_hat), 3))

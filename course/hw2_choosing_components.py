@@ -12,7 +12,6 @@
 # init_cell: false
 # check_all_cell: false
 # export_cell: false
-# strip_solutions_from_all_cells: true
 # requirements: requirements.txt
 # run_tests: true
 # generate:
@@ -65,6 +64,10 @@ print("Iris:", X.shape)
 # per component). Remember that the weights sum to one. Raise a `ValueError` naming the
 # argument for any other `covariance_type`.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def n_parameters(C, D, covariance_type="full"):
     """Number of free parameters k_C of a C-component Gaussian mixture in D dimensions."""
@@ -74,10 +77,15 @@ def n_parameters(C, D, covariance_type="full"):
     elif covariance_type == "diag":
         per_cov = D
     else:
-        raise ValueError(f"covariance_type must be 'full' or 'diag', got {covariance_type!r}")
+        raise ValueError(
+            f"covariance_type must be 'full' or 'diag', got {covariance_type!r}"
+        )
     return (C - 1) + C * D + C * per_cov
     # END SOLUTION
 
+
+# %% [raw]
+# # END SOLUTION
 
 # %% [raw]
 # # BEGIN TESTS
@@ -85,16 +93,25 @@ def n_parameters(C, D, covariance_type="full"):
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_n_parameters_one_gaussian(n_parameters):
-    assert n_parameters(1, 2, "full") == 5, "one Gaussian in 2-D has 2 mean + 3 covariance parameters"
-    assert n_parameters(1, 3, "diag") == 6, "one diagonal Gaussian in 3-D has 3 + 3 parameters"
+    assert n_parameters(1, 2, "full") == 5, (
+        "one Gaussian in 2-D has 2 mean + 3 covariance parameters"
+    )
+    assert n_parameters(1, 3, "diag") == 6, (
+        "one diagonal Gaussian in 3-D has 3 + 3 parameters"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_n_parameters_mixtures(n_parameters):
     for C, D, kind in [(3, 4, "full"), (5, 2, "full"), (4, 3, "diag"), (2, 10, "full")]:
         per_cov = D * (D + 1) // 2 if kind == "full" else D
@@ -104,13 +121,16 @@ def test_n_parameters_mixtures(n_parameters):
             raise AssertionError(
                 "the C weights sum to one, so they have C - 1 free parameters, not C"
             )
-        assert got == want, f"n_parameters({C}, {D}, {kind!r}) should be {want}, got {got}"
+        assert got == want, (
+            f"n_parameters({C}, {D}, {kind!r}) should be {want}, got {got}"
+        )
     try:
         n_parameters(2, 2, "spherical-ish")
     except ValueError:
         pass
     else:
         raise AssertionError("an unknown covariance_type must raise ValueError")
+
 
 # %% [raw]
 # # END TESTS
@@ -136,6 +156,10 @@ def test_n_parameters_mixtures(n_parameters):
 # *average* log-likelihood per point. Use your `n_parameters` with
 # `gmm.n_components`, the dimension of `X` and `gmm.covariance_type`.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def bic(X, gmm):
     """Bayesian information criterion of a fitted GaussianMixture on X (N, D)."""
@@ -148,12 +172,17 @@ def bic(X, gmm):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_bic_matches_scikit_learn_on_iris(bic, X):
     from sklearn.mixture import GaussianMixture
 
@@ -163,11 +192,14 @@ def test_bic_matches_scikit_learn_on_iris(bic, X):
         f"BIC {got} differs from scikit-learn's {gmm.bic(X)}"
     )
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_bic_total_log_likelihood_and_diag(bic):
     import numpy as np
     from sklearn.mixture import GaussianMixture
@@ -187,6 +219,7 @@ def test_bic_total_log_likelihood_and_diag(bic):
         assert np.isclose(got, want, rtol=1e-8), (
             f"BIC for covariance_type={kind!r} is {got}, expected {want}"
         )
+
 
 # %% [raw]
 # # END TESTS
@@ -214,11 +247,17 @@ def test_bic_total_log_likelihood_and_diag(bic):
 # returns `(best_C, scores)` with `scores` a list of the averages, one per entry of
 # `C_values`.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def heldout_log_likelihood(X_train, X_test, C, seed):
     """Average log-likelihood per point of X_test under a C-component fit to X_train."""
     # BEGIN SOLUTION
-    gmm = GaussianMixture(n_components=C, covariance_type="full", n_init=3, random_state=seed)
+    gmm = GaussianMixture(
+        n_components=C, covariance_type="full", n_init=3, random_state=seed
+    )
     return float(gmm.fit(X_train).score(X_test))
     # END SOLUTION
 
@@ -228,7 +267,9 @@ def choose_c_by_cross_validation(X, C_values, n_splits, seed):
     # BEGIN SOLUTION
     folds = list(KFold(n_splits, shuffle=True, random_state=seed).split(X))
     scores = [
-        float(np.mean([heldout_log_likelihood(X[tr], X[te], C, seed) for tr, te in folds]))
+        float(
+            np.mean([heldout_log_likelihood(X[tr], X[te], C, seed) for tr, te in folds])
+        )
         for C in C_values
     ]
     return C_values[int(np.argmax(scores))], scores
@@ -236,29 +277,41 @@ def choose_c_by_cross_validation(X, C_values, n_splits, seed):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_heldout_scores_the_test_points(heldout_log_likelihood, X):
     from sklearn.mixture import GaussianMixture
 
     train, test = X[::2], X[1::2]
     got = heldout_log_likelihood(train, test, 2, 0)
-    gmm = GaussianMixture(2, covariance_type="full", n_init=3, random_state=0).fit(train)
+    gmm = GaussianMixture(2, covariance_type="full", n_init=3, random_state=0).fit(
+        train
+    )
     if abs(got - gmm.score(train)) < 1e-9 and abs(got - gmm.score(test)) > 1e-6:
-        raise AssertionError("the score is computed on the training points, not on X_test")
+        raise AssertionError(
+            "the score is computed on the training points, not on X_test"
+        )
     assert abs(got - gmm.score(test)) < 1e-8, (
         f"held-out average log-likelihood should be {gmm.score(test):.6f}, got {got}"
     )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_cross_validation_choice(choose_c_by_cross_validation, heldout_log_likelihood):
     import numpy as np
     from sklearn.mixture import GaussianMixture
@@ -273,7 +326,9 @@ def test_cross_validation_choice(choose_c_by_cross_validation, heldout_log_likel
     for C in C_values:
         per_fold = []
         for tr, te in folds:
-            g = GaussianMixture(C, covariance_type="full", n_init=3, random_state=3).fit(Xh[tr])
+            g = GaussianMixture(
+                C, covariance_type="full", n_init=3, random_state=3
+            ).fit(Xh[tr])
             per_fold.append(g.score(Xh[te]))
         want.append(np.mean(per_fold))
     assert len(scores) == 3, "scores needs one mean held-out log-likelihood per C"
@@ -281,7 +336,10 @@ def test_cross_validation_choice(choose_c_by_cross_validation, heldout_log_likel
         f"mean held-out scores {np.round(scores, 4)} differ from {np.round(want, 4)}: "
         "fit on the training folds, score the held-out fold, average over folds"
     )
-    assert best == C_values[int(np.argmax(want))], "best_C must maximise the mean held-out score"
+    assert best == C_values[int(np.argmax(want))], (
+        "best_C must maximise the mean held-out score"
+    )
+
 
 # %% [raw]
 # # END TESTS
@@ -304,6 +362,10 @@ def test_cross_validation_choice(choose_c_by_cross_validation, heldout_log_likel
 # return `(n_active, weights)`: the fitted weights sorted in decreasing order, and how
 # many of them exceed `threshold`.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def vb_active_components(X, C_max, seed, threshold=0.01):
     """Number of components whose variational weight exceeds threshold, and the weights."""
@@ -317,12 +379,17 @@ def vb_active_components(X, C_max, seed, threshold=0.01):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_vb_weights_sorted_and_counted(vb_active_components, X):
     import numpy as np
 
@@ -330,14 +397,21 @@ def test_vb_weights_sorted_and_counted(vb_active_components, X):
     weights = np.asarray(weights)
     assert weights.shape == (6,), "return all C_max weights"
     assert np.all(np.diff(weights) <= 0), "sort the weights in decreasing order"
-    assert n_active == np.sum(weights > 0.01), "n_active counts the weights above threshold"
-    assert n_active < 6, "on Iris, variational Bayes switches at least one of 6 components off"
+    assert n_active == np.sum(weights > 0.01), (
+        "n_active counts the weights above threshold"
+    )
+    assert n_active < 6, (
+        "on Iris, variational Bayes switches at least one of 6 components off"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_vb_matches_reference_fit(vb_active_components):
     import numpy as np
     from sklearn.mixture import BayesianGaussianMixture
@@ -349,10 +423,17 @@ def test_vb_matches_reference_fit(vb_active_components):
     ).fit(Xh)
     want = np.sort(vb.weights_)[::-1]
     n_active, weights = vb_active_components(Xh, 5, 2, threshold=0.05)
-    assert np.allclose(weights, want, atol=1e-8), "weights differ from the specified fit"
+    assert np.allclose(weights, want, atol=1e-8), (
+        "weights differ from the specified fit"
+    )
     if n_active == 5:
-        raise AssertionError("n_active counts every component; count weights above threshold")
-    assert n_active == int(np.sum(want > 0.05)), "n_active must use the threshold argument"
+        raise AssertionError(
+            "n_active counts every component; count weights above threshold"
+        )
+    assert n_active == int(np.sum(want > 0.05)), (
+        "n_active must use the threshold argument"
+    )
+
 
 # %% [raw]
 # # END TESTS

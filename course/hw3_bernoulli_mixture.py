@@ -12,7 +12,6 @@
 # init_cell: false
 # check_all_cell: false
 # export_cell: false
-# strip_solutions_from_all_cells: true
 # requirements: requirements.txt
 # run_tests: true
 # generate:
@@ -112,6 +111,10 @@ print("binarised digits:", X.shape, "mean pixel on:", round(X.mean(), 3))
 # p(\mathbf{x}_i)$ (a float). Both pixel states count: a pixel that is off has
 # probability $1 - P_{cd}$. One matrix product per term, no loop over points.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def e_step(X, pi, P):
     """Log responsibilities (N, C) and log-likelihood of a Bernoulli mixture."""
@@ -124,12 +127,17 @@ def e_step(X, pi, P):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_e_step_two_pixels_by_hand(e_step):
     import numpy as np
 
@@ -137,7 +145,9 @@ def test_e_step_two_pixels_by_hand(e_step):
     pi = np.array([0.5, 0.5])
     P = np.array([[0.9, 0.2], [0.3, 0.6]])
     log_q, ll = e_step(Xs, pi, P)
-    joint = np.array([[0.5 * 0.9 * 0.8, 0.5 * 0.3 * 0.4], [0.5 * 0.1 * 0.8, 0.5 * 0.7 * 0.4]])
+    joint = np.array(
+        [[0.5 * 0.9 * 0.8, 0.5 * 0.3 * 0.4], [0.5 * 0.1 * 0.8, 0.5 * 0.7 * 0.4]]
+    )
     want_q = joint / joint.sum(axis=1, keepdims=True)
     assert np.shape(log_q) == (2, 2), "log_q must have shape (N, C)"
     assert np.allclose(np.exp(log_q), want_q), (
@@ -145,11 +155,14 @@ def test_e_step_two_pixels_by_hand(e_step):
     )
     assert np.isclose(ll, np.log(joint.sum(axis=1)).sum()), "log-likelihood wrong"
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_e_step_counts_pixels_that_are_off(e_step):
     import numpy as np
     from scipy import special
@@ -163,15 +176,18 @@ def test_e_step_counts_pixels_that_are_off(e_step):
     Pc = np.clip(P, 1e-10, 1 - 1e-10)
     on_only = np.log(pi) + Xh @ np.log(Pc).T
     full = on_only + (1 - Xh) @ np.log(1 - Pc).T
-    if np.allclose(log_q, on_only - special.logsumexp(on_only, axis=1)[:, None], atol=1e-6):
+    if np.allclose(
+        log_q, on_only - special.logsumexp(on_only, axis=1)[:, None], atol=1e-6
+    ):
         raise AssertionError(
             "the E-step ignores the pixels that are off: add (1 - x_id) log(1 - P_cd)"
         )
     assert np.all(np.isfinite(log_q)), "log_q has NaN or inf: clip P to [EPS, 1 - EPS]"
-    assert np.allclose(log_q, full - special.logsumexp(full, axis=1)[:, None], atol=1e-8), (
-        "log responsibilities wrong on random binary data"
-    )
+    assert np.allclose(
+        log_q, full - special.logsumexp(full, axis=1)[:, None], atol=1e-8
+    ), "log responsibilities wrong on random binary data"
     assert np.isclose(ll, special.logsumexp(full, axis=1).sum()), "log-likelihood wrong"
+
 
 # %% [raw]
 # # END TESTS
@@ -191,6 +207,10 @@ def test_e_step_counts_pixels_that_are_off(e_step):
 # Write `m_step(X, q)` for responsibilities `q` `(N, C)` (linear space). It returns
 # `(pi, P)` as derived in question 0 (no clipping here).
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def m_step(X, q):
     """Weights (C,) and pixel probabilities (C, D) from responsibilities (N, C)."""
@@ -201,12 +221,17 @@ def m_step(X, q):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_m_step_hard_assignments(m_step):
     import numpy as np
 
@@ -218,11 +243,14 @@ def test_m_step_hard_assignments(m_step):
         "with hard assignments P_cd is the frequency of pixel d among the points of c"
     )
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_m_step_soft_responsibilities(m_step):
     import numpy as np
 
@@ -242,6 +270,7 @@ def test_m_step_soft_responsibilities(m_step):
             "P is normalised over pixels; each P_cd is its own Bernoulli mean: divide by N_c"
         )
     assert np.allclose(P, S / Nc[:, None]), "P_cd = sum_i q_ic x_id / N_c"
+
 
 # %% [raw]
 # # END TESTS
@@ -263,6 +292,10 @@ def test_m_step_soft_responsibilities(m_step):
 # log-likelihoods, one per iteration. Raise a `RuntimeError` if the log-likelihood
 # decreases by more than `1e-8 * abs(previous)`.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def fit_bernoulli_mixture(X, pi, P, n_iter):
     """Run n_iter EM iterations for a Bernoulli mixture; return pi, P, history."""
@@ -279,12 +312,17 @@ def fit_bernoulli_mixture(X, pi, P, n_iter):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 0.5
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_fit_history_is_monotone(fit_bernoulli_mixture, X):
     import numpy as np
 
@@ -295,13 +333,18 @@ def test_fit_history_is_monotone(fit_bernoulli_mixture, X):
     h = np.asarray(history, dtype=float)
     assert h.shape == (10,), "history holds one log-likelihood per iteration"
     assert np.all(np.diff(h) >= 0), "the log-likelihood must not decrease"
-    assert np.isclose(np.sum(pi), 1.0) and np.shape(P) == (3, 64), "returns pi (C,), P (C, D)"
+    assert np.isclose(np.sum(pi), 1.0) and np.shape(P) == (3, 64), (
+        "returns pi (C,), P (C, D)"
+    )
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1.5
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_fit_matches_reference_em(fit_bernoulli_mixture, X):
     import numpy as np
     from scipy import special
@@ -325,6 +368,7 @@ def test_fit_matches_reference_em(fit_bernoulli_mixture, X):
     assert np.allclose(h, ref, rtol=1e-8), "history differs from EM from the same start"
     assert np.allclose(P, Q, atol=1e-6), "final P differs from EM from the same start"
 
+
 # %% [raw]
 # # END TESTS
 
@@ -345,6 +389,10 @@ def test_fit_matches_reference_em(fit_bernoulli_mixture, X):
 # its points, and return the fraction of points whose component's label is their own
 # label. (A component with no points is ignored.)
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def cluster_accuracy(log_q, y):
     """Accuracy of majority-label clusters from log responsibilities (N, C), labels (N,)."""
@@ -358,12 +406,17 @@ def cluster_accuracy(log_q, y):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_cluster_accuracy_small_example(cluster_accuracy):
     import numpy as np
 
@@ -372,11 +425,14 @@ def test_cluster_accuracy_small_example(cluster_accuracy):
     got = cluster_accuracy(log_q, y)
     assert np.isclose(got, 0.75), f"expected 3 of 4 points correct (0.75), got {got}"
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_cluster_accuracy_many_clusters(cluster_accuracy):
     import numpy as np
 
@@ -385,7 +441,10 @@ def test_cluster_accuracy_many_clusters(cluster_accuracy):
     log_q = np.log(r.dirichlet(np.ones(12), size=300))
     cluster = np.argmax(log_q, axis=1)
     want = sum(np.bincount(y[cluster == c]).max() for c in np.unique(cluster)) / 300
-    assert np.isclose(cluster_accuracy(log_q, y), want), "accuracy wrong with 12 clusters"
+    assert np.isclose(cluster_accuracy(log_q, y), want), (
+        "accuracy wrong with 12 clusters"
+    )
+
 
 # %% [raw]
 # # END TESTS
@@ -405,6 +464,8 @@ if ready("q1", "q2", "q3", "q4"):
     pi_hat, P_hat, history = fit_bernoulli_mixture(
         X, np.full(10, 0.1), rng.uniform(0.25, 0.75, size=(10, 64)), 50
     )
-    print("log-likelihood, first and last:", round(history[0], 1), round(history[-1], 1))
+    print(
+        "log-likelihood, first and last:", round(history[0], 1), round(history[-1], 1)
+    )
     log_q, _ = e_step(X, pi_hat, P_hat)
     print("cluster accuracy:", round(cluster_accuracy(log_q, y), 3))

@@ -12,7 +12,6 @@
 # init_cell: false
 # check_all_cell: false
 # export_cell: false
-# strip_solutions_from_all_cells: true
 # requirements: requirements.txt
 # run_tests: true
 # generate:
@@ -93,6 +92,10 @@ print("missing entries:", int(np.isnan(X).sum()), "of", X.size)
 # return_inverse=True)`), and use `scipy.stats.multivariate_normal(...).logpdf` per
 # pattern.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def observed_log_density(X, mu, Sigma):
     """Log marginal density of the observed coordinates of each row of X (N,)."""
@@ -109,12 +112,17 @@ def observed_log_density(X, mu, Sigma):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_observed_density_two_points_by_hand(observed_log_density):
     import numpy as np
     from scipy import stats
@@ -126,17 +134,22 @@ def test_observed_density_two_points_by_hand(observed_log_density):
     want0 = stats.norm(1.0, np.sqrt(2.0)).logpdf(0.5)
     want1 = stats.multivariate_normal(mu, Sigma).logpdf([0.0, 0.0])
     assert got.shape == (2,), "return one log density per point, shape (N,)"
-    assert np.isfinite(got[0]), "a point with a missing entry got NaN: marginalise it out"
+    assert np.isfinite(got[0]), (
+        "a point with a missing entry got NaN: marginalise it out"
+    )
     assert np.allclose(got, [want0, want1]), (
         "wrong log density: a missing coordinate is integrated out, which leaves the "
         "observed rows and columns of mu and Sigma"
     )
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_observed_density_all_patterns(observed_log_density):
     import numpy as np
     from scipy import stats
@@ -148,11 +161,14 @@ def test_observed_density_all_patterns(observed_log_density):
     Xh[r.random((30, 3)) < 0.3] = np.nan
     Xh[np.isnan(Xh).all(axis=1), 1] = 0.5
     got = np.asarray(observed_log_density(Xh, mu, Sigma), dtype=float)
-    want = np.array([
-        stats.multivariate_normal(mu[~np.isnan(x)], Sigma[np.ix_(~np.isnan(x), ~np.isnan(x))])
-        .logpdf(x[~np.isnan(x)])
-        for x in Xh
-    ])
+    want = np.array(
+        [
+            stats.multivariate_normal(
+                mu[~np.isnan(x)], Sigma[np.ix_(~np.isnan(x), ~np.isnan(x))]
+            ).logpdf(x[~np.isnan(x)])
+            for x in Xh
+        ]
+    )
     zero_filled = stats.multivariate_normal(mu, Sigma).logpdf(np.nan_to_num(Xh))
     if np.allclose(got, zero_filled):
         raise AssertionError(
@@ -160,6 +176,7 @@ def test_observed_density_all_patterns(observed_log_density):
             "missing coordinates out instead (observed block of mu and Sigma)"
         )
     assert np.allclose(got, want), "observed-data log densities wrong for some patterns"
+
 
 # %% [raw]
 # # END TESTS
@@ -182,6 +199,10 @@ def test_observed_density_all_patterns(observed_log_density):
 # covariance $\mathbf{V}_{mm}$ in the missing block of each point and zeros elsewhere.
 # Use `np.linalg.solve`, not an explicit inverse.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def conditional_moments(X, mu, Sigma):
     """Completed points X_hat (N, D) and conditional covariances V (N, D, D)."""
@@ -194,7 +215,9 @@ def conditional_moments(X, mu, Sigma):
         if not m.any():
             continue
         rows, o = which == k, ~m
-        gain = np.linalg.solve(Sigma[np.ix_(o, o)], Sigma[np.ix_(o, m)]).T  # S_mo S_oo^-1
+        gain = np.linalg.solve(
+            Sigma[np.ix_(o, o)], Sigma[np.ix_(o, m)]
+        ).T  # S_mo S_oo^-1
         resid = X[np.ix_(rows, o)] - mu[o]
         X_hat[np.ix_(rows, m)] = mu[m] + resid @ gain.T
         V[np.ix_(rows, m, m)] = Sigma[np.ix_(m, m)] - gain @ Sigma[np.ix_(o, m)]
@@ -203,12 +226,17 @@ def conditional_moments(X, mu, Sigma):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_conditional_moments_bivariate(conditional_moments):
     import numpy as np
 
@@ -216,7 +244,9 @@ def test_conditional_moments_bivariate(conditional_moments):
     Sigma = np.array([[1.0, 0.6], [0.6, 2.0]])
     Xs = np.array([[2.0, np.nan], [0.5, 1.5]])
     X_hat, V = conditional_moments(Xs, mu, Sigma)
-    assert np.shape(X_hat) == (2, 2) and np.shape(V) == (2, 2, 2), "shapes (N, D), (N, D, D)"
+    assert np.shape(X_hat) == (2, 2) and np.shape(V) == (2, 2, 2), (
+        "shapes (N, D), (N, D, D)"
+    )
     assert np.allclose(X_hat[1], [0.5, 1.5]) and np.allclose(V[1], 0), (
         "a fully observed point is unchanged and has V = 0"
     )
@@ -227,11 +257,14 @@ def test_conditional_moments_bivariate(conditional_moments):
         "conditional variance of x_2 given x_1 is S_22 - S_21^2 / S_11 = 1.64"
     )
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_conditional_moments_three_dimensions(conditional_moments):
     import numpy as np
 
@@ -258,7 +291,10 @@ def test_conditional_moments_three_dimensions(conditional_moments):
         assert np.allclose(xh[m], want_mean), "conditional mean wrong"
         want_V = Sigma[np.ix_(m, m)] - S_mo @ np.linalg.solve(S_oo, S_mo.T)
         assert np.allclose(v[np.ix_(m, m)], want_V), "conditional covariance wrong"
-        assert np.allclose(v[o], 0) and np.allclose(v[:, o], 0), "V must be zero outside mm"
+        assert np.allclose(v[o], 0) and np.allclose(v[:, o], 0), (
+            "V must be zero outside mm"
+        )
+
 
 # %% [raw]
 # # END TESTS
@@ -279,6 +315,10 @@ def test_conditional_moments_three_dimensions(conditional_moments):
 # points `X_hat` `(N, C, D)` (one completion per component) and conditional covariances
 # `V` `(N, C, D, D)`. It returns `(pi, mu, Sigma)` by the equations above.
 
+# %% [raw]
+# # BEGIN SOLUTION
+
+
 # %%
 def m_step_missing(q, X_hat, V):
     """Weights (C,), means (C, D), covariances (C, D, D) from expected statistics."""
@@ -286,10 +326,15 @@ def m_step_missing(q, X_hat, V):
     Nc = q.sum(axis=0)
     mu = np.einsum("ic,icd->cd", q, X_hat) / Nc[:, None]
     diff = X_hat - mu[None]
-    scatter = np.einsum("ic,icd,ice->cde", q, diff, diff) + np.einsum("ic,icde->cde", q, V)
+    scatter = np.einsum("ic,icd,ice->cde", q, diff, diff) + np.einsum(
+        "ic,icde->cde", q, V
+    )
     return Nc / len(q), mu, scatter / Nc[:, None, None]
     # END SOLUTION
 
+
+# %% [raw]
+# # END SOLUTION
 
 # %% [raw]
 # # BEGIN TESTS
@@ -297,25 +342,34 @@ def m_step_missing(q, X_hat, V):
 # %%
 """ # BEGIN TEST CONFIG
 points: 1
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_m_step_without_missing_values_is_the_usual_one(m_step_missing):
     import numpy as np
 
     r = np.random.default_rng(3)
     Xs = r.normal(size=(20, 2))
     q = r.dirichlet([1.0, 1.0], size=20)
-    pi, mu, Sigma = m_step_missing(q, np.repeat(Xs[:, None], 2, axis=1), np.zeros((20, 2, 2, 2)))
+    pi, mu, Sigma = m_step_missing(
+        q, np.repeat(Xs[:, None], 2, axis=1), np.zeros((20, 2, 2, 2))
+    )
     Nc = q.sum(axis=0)
     assert np.allclose(pi, Nc / 20), "pi_c = N_c / N"
     assert np.allclose(mu, q.T @ Xs / Nc[:, None]), "mu_c = sum_i q_ic x_hat_ic / N_c"
-    want = np.array([((Xs - mu[c]) * q[:, c, None]).T @ (Xs - mu[c]) / Nc[c] for c in range(2)])
+    want = np.array(
+        [((Xs - mu[c]) * q[:, c, None]).T @ (Xs - mu[c]) / Nc[c] for c in range(2)]
+    )
     assert np.allclose(Sigma, want), "Sigma_c wrong even with no missing values"
+
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 2
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_m_step_adds_conditional_covariance(m_step_missing):
     import numpy as np
 
@@ -339,6 +393,7 @@ def test_m_step_adds_conditional_covariance(m_step_missing):
         )
     assert np.allclose(Sigma, with_V), "Sigma_c wrong"
 
+
 # %% [raw]
 # # END TESTS
 
@@ -360,6 +415,10 @@ def test_m_step_adds_conditional_covariance(m_step_missing):
 # \mid \boldsymbol{\mu}_{c,o}, \boldsymbol{\Sigma}_{c,oo})$ of the E-steps. Compute the
 # responsibilities in log space and raise a `RuntimeError` if the log-likelihood
 # decreases by more than `1e-8 * abs(previous)`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
 
 # %%
 def fit_gmm_missing(X, pi, mu, Sigma, n_iter):
@@ -385,38 +444,59 @@ def fit_gmm_missing(X, pi, mu, Sigma, n_iter):
 
 
 # %% [raw]
+# # END SOLUTION
+
+# %% [raw]
 # # BEGIN TESTS
 
 # %%
 """ # BEGIN TEST CONFIG
 points: 0.5
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_fit_history_is_monotone(fit_gmm_missing, X):
     import numpy as np
 
-    start = (np.array([0.5, 0.5]), np.array([[-1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]), np.array([np.eye(3)] * 2))
+    start = (
+        np.array([0.5, 0.5]),
+        np.array([[-1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]),
+        np.array([np.eye(3)] * 2),
+    )
     pi, mu, Sigma, history = fit_gmm_missing(X, *start, 10)
     h = np.asarray(history, dtype=float)
     assert h.shape == (10,), "history holds one log-likelihood per iteration"
     assert np.all(np.isfinite(h)), "the log-likelihood is NaN: missing values leaked in"
     assert np.all(np.diff(h) >= -1e-8 * np.abs(h[:-1])), "the log-likelihood decreased"
 
+
 # %%
 """ # BEGIN TEST CONFIG
 points: 1.5
 hidden: true
-""" # END TEST CONFIG
+"""  # END TEST CONFIG
+
+
 def test_fit_recovers_covariance_and_matches_reference(fit_gmm_missing):
     import numpy as np
     from scipy import special, stats
 
     r = np.random.default_rng(31)
     cov = np.array([[1.0, 0.9], [0.9, 1.0]])
-    Xf = np.vstack([r.multivariate_normal([0, 0], cov, 150), r.multivariate_normal([5, 5], cov, 150)])
+    Xf = np.vstack(
+        [
+            r.multivariate_normal([0, 0], cov, 150),
+            r.multivariate_normal([5, 5], cov, 150),
+        ]
+    )
     Xh = Xf.copy()
     drop = r.random(300) < 0.4
     Xh[drop, r.integers(0, 2, size=drop.sum())] = np.nan
-    start = (np.array([0.5, 0.5]), np.array([[1.0, 0.0], [4.0, 4.0]]), np.array([np.eye(2)] * 2))
+    start = (
+        np.array([0.5, 0.5]),
+        np.array([[1.0, 0.0], [4.0, 4.0]]),
+        np.array([np.eye(2)] * 2),
+    )
     pi, mu, Sigma, history = fit_gmm_missing(Xh, *[a.copy() for a in start], 30)
     # reference EM written point by point
     p, m, S = [a.copy() for a in start]
@@ -426,23 +506,32 @@ def test_fit_recovers_covariance_and_matches_reference(fit_gmm_missing):
         for i, x in enumerate(Xh):
             o = ~np.isnan(x)
             for c in range(2):
-                lj[i, c] = np.log(p[c]) + stats.multivariate_normal(m[c][o], S[c][np.ix_(o, o)]).logpdf(x[o])
+                lj[i, c] = np.log(p[c]) + stats.multivariate_normal(
+                    m[c][o], S[c][np.ix_(o, o)]
+                ).logpdf(x[o])
                 xh[i, c] = x
                 if not o.all():
                     mm = ~o
                     g = S[c][np.ix_(mm, o)] @ np.linalg.inv(S[c][np.ix_(o, o)])
                     xh[i, c, mm] = m[c][mm] + g @ (x[o] - m[c][o])
-                    V[i, c][np.ix_(mm, mm)] = S[c][np.ix_(mm, mm)] - g @ S[c][np.ix_(o, mm)]
+                    V[i, c][np.ix_(mm, mm)] = (
+                        S[c][np.ix_(mm, mm)] - g @ S[c][np.ix_(o, mm)]
+                    )
         q = np.exp(lj - special.logsumexp(lj, axis=1, keepdims=True))
         Nc = q.sum(axis=0)
         p = Nc / 300
         m = np.einsum("ic,icd->cd", q, xh) / Nc[:, None]
         d = xh - m[None]
-        S = (np.einsum("ic,icd,ice->cde", q, d, d) + np.einsum("ic,icde->cde", q, V)) / Nc[:, None, None]
-    assert np.allclose(mu, m, atol=1e-6), "final means differ from EM from the same start"
+        S = (
+            np.einsum("ic,icd,ice->cde", q, d, d) + np.einsum("ic,icde->cde", q, V)
+        ) / Nc[:, None, None]
+    assert np.allclose(mu, m, atol=1e-6), (
+        "final means differ from EM from the same start"
+    )
     assert np.allclose(Sigma, S, atol=1e-6), (
         "final covariances differ from EM from the same start (is V added in the M-step?)"
     )
+
 
 # %% [raw]
 # # END TESTS
@@ -466,7 +555,9 @@ if ready("q1", "q2", "q3", "q4"):
     )
     big = int(np.argmax(pi_hat))
     print("weights:", np.round(pi_hat, 3))
-    print("estimated covariance of the larger component:\n", np.round(Sigma_hat[big], 2))
+    print(
+        "estimated covariance of the larger component:\n", np.round(Sigma_hat[big], 2)
+    )
     print("covariance used to simulate:\n", true_cov)
     complete = ~np.isnan(X).any(axis=1)
     print("points with no missing entry:", int(complete.sum()), "of", len(X))

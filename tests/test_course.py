@@ -48,11 +48,21 @@ def test_there_are_four_assignments_with_two_mistakes_each():
 @pytest.fixture(scope="session")
 def course_dir(tmp_path_factory):
     if not COURSE_PYTHON.exists():
-        pytest.skip(f"SKIPPED LOUDLY: no course environment at {COURSE_PYTHON}; run `make course`")
+        pytest.skip(
+            f"SKIPPED LOUDLY: no course environment at {COURSE_PYTHON}; run `make course`"
+        )
     out = tmp_path_factory.mktemp("course")
     result = subprocess.run(
-        [str(COURSE_PYTHON), str(ROOT / "course" / "build_course.py"), "--out", str(out)],
-        cwd=ROOT, env=ONE_THREAD, capture_output=True, text=True,
+        [
+            str(COURSE_PYTHON),
+            str(ROOT / "course" / "build_course.py"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=ONE_THREAD,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
@@ -61,7 +71,11 @@ def course_dir(tmp_path_factory):
 def _with_mistake(solution, mistake):
     """The solution notebook with one function replaced by a wrong definition."""
     nb = nbformat.read(solution, as_version=4)
-    cells = [c for c in nb.cells if c.cell_type == "code" and f"def {mistake.function}(" in c.source]
+    cells = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and f"def {mistake.function}(" in c.source
+    ]
     assert len(cells) == 1, f"no single cell defines {mistake.function}"
     cells[0].source += "\n\n" + mistake.code.strip() + "\n"
     return nb
@@ -71,17 +85,30 @@ def _grade(autograder, notebook, work):
     """Run Otter's autograder on one notebook; return {question: (score, max, feedback)}."""
     work.mkdir(parents=True)
     result = subprocess.run(
-        [str(COURSE_PYTHON.parent / "otter"), "run", "-a", str(autograder), "-o", str(work),
-         str(notebook)],
-        cwd=work, env=ONE_THREAD, capture_output=True, text=True,
+        [
+            str(COURSE_PYTHON.parent / "otter"),
+            "run",
+            "-a",
+            str(autograder),
+            "-o",
+            str(work),
+            str(notebook),
+        ],
+        cwd=work,
+        env=ONE_THREAD,
+        capture_output=True,
+        text=True,
     )
     results = work / "results.json"
     assert result.returncode == 0 and results.exists(), (
         f"the grader crashed on {notebook.name}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
     )
     tests = json.loads(results.read_text())["tests"]
-    return {t["name"]: (t["score"], t["max_score"], t["output"]) for t in tests
-            if t.get("max_score") is not None}
+    return {
+        t["name"]: (t["score"], t["max_score"], t["output"])
+        for t in tests
+        if t.get("max_score") is not None
+    }
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +120,10 @@ def grades(course_dir, tmp_path_factory):
         autograder = course_dir / name / "autograder.zip"
         solution = course_dir / name / "solution" / f"{name}.ipynb"
         jobs[name, "solution"] = (autograder, solution)
-        jobs[name, "student"] = (autograder, course_dir / name / "student" / f"{name}.ipynb")
+        jobs[name, "student"] = (
+            autograder,
+            course_dir / name / "student" / f"{name}.ipynb",
+        )
         for k, mistake in enumerate(MISTAKES[name]):
             path = work / f"{name}_mistake{k}" / f"{name}.ipynb"
             path.parent.mkdir()
@@ -108,14 +138,18 @@ def grades(course_dir, tmp_path_factory):
 
 
 def _total(result):
-    return sum(score for score, _, _ in result.values()), sum(m for _, m, _ in result.values())
+    return sum(score for score, _, _ in result.values()), sum(
+        m for _, m, _ in result.values()
+    )
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_reference_solution_gets_full_marks(grades, name):
     score, maximum = _total(grades[name, "solution"])
     assert maximum == AUTOGRADED_POINTS
-    assert score == maximum, {q: out for q, (s, m, out) in grades[name, "solution"].items() if s < m}
+    assert score == maximum, {
+        q: out for q, (s, m, out) in grades[name, "solution"].items() if s < m
+    }
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
@@ -130,7 +164,9 @@ def test_student_stubs_get_zero_without_crashing_the_grader(grades, name):
     [(name, m) for name in ASSIGNMENTS for m in MISTAKES[name]],
     ids=[f"{name}-{m.name}" for name in ASSIGNMENTS for m in MISTAKES[name]],
 )
-def test_typical_mistake_gets_partial_marks_and_feedback_naming_it(grades, name, mistake):
+def test_typical_mistake_gets_partial_marks_and_feedback_naming_it(
+    grades, name, mistake
+):
     result = grades[name, mistake.name]
     score, maximum = _total(result)
     assert 0 < score < maximum
@@ -143,28 +179,51 @@ def test_typical_mistake_gets_partial_marks_and_feedback_naming_it(grades, name,
 def test_autograder_is_gradescope_ready_and_holds_the_hidden_tests(course_dir, name):
     with zipfile.ZipFile(course_dir / name / "autograder.zip") as archive:
         files = set(archive.namelist())
-        tests = "".join(archive.read(f).decode() for f in files if f.startswith("tests/"))
-        assert {"run_autograder", "setup.sh", "requirements.txt", "otter_config.json"} <= files
-        pins = archive.read("requirements.txt").decode()
-    for package in ("numpy", "scipy", "scikit-learn"):
-        assert f"\n{package}==" in "\n" + pins, f"{package} is not pinned for Gradescope"
+        tests = "".join(
+            archive.read(f).decode() for f in files if f.startswith("tests/")
+        )
+        assert {
+            "run_autograder",
+            "setup.sh",
+            "environment.yml",
+            "otter_config.json",
+        } <= files
+        environment = archive.read("environment.yml").decode()
+    for package in ("otter-grader[grading,plugins]", "numpy", "scipy", "scikit-learn"):
+        assert f"- {package}==" in environment, (
+            f"{package} is not pinned for Gradescope"
+        )
     assert "hidden=True" in tests and "hidden=False" in tests
     student = (course_dir / name / "student" / f"{name}.ipynb").read_text()
     for block in tests.split("@test_case(")[1:]:
         test_name = block.split("def ", 1)[1].split("(")[0]
-        assert (test_name in student) == ("hidden=False" in block.split(")", 1)[0]), test_name
+        assert (test_name in student) == ("hidden=False" in block.split(")", 1)[0]), (
+            test_name
+        )
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_student_notebook_has_no_solutions_and_no_grading_library(course_dir, name):
     nb = nbformat.read(course_dir / name / "student" / f"{name}.ipynb", as_version=4)
-    solution = nbformat.read(course_dir / name / "solution" / f"{name}.ipynb", as_version=4)
+    solution = nbformat.read(
+        course_dir / name / "solution" / f"{name}.ipynb", as_version=4
+    )
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "otter" not in code and "grader." not in code
     assert "SOLUTION" not in "\n".join(c.source for c in nb.cells)
-    stubs = [c for c in nb.cells if c.cell_type == "code" and c.source.rstrip().endswith("...")]
+    stubs = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and c.source.rstrip().endswith("...")
+    ]
     assert len(stubs) >= 4
-    assert len(nb.cells) == len(solution.cells)
+    assert all(c.metadata.get("editable", True) for c in stubs), (
+        "students cannot edit a stub"
+    )
+    defined = [
+        c.source.split("(")[0] for c in solution.cells if c.source.startswith("def ")
+    ]
+    assert defined == [c.source.split("(")[0] for c in stubs]
 
 
 def _run_cells(python, notebook, tmp_path):
@@ -172,19 +231,33 @@ def _run_cells(python, notebook, tmp_path):
     nb = nbformat.read(notebook, as_version=4)
     script = tmp_path / f"{notebook.stem}.py"
     script.write_text("\n\n".join(c.source for c in nb.cells if c.cell_type == "code"))
-    return subprocess.run([str(python), str(script)], cwd=tmp_path, env=ONE_THREAD,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(python), str(script)],
+        cwd=tmp_path,
+        env=ONE_THREAD,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_student_and_solution_notebooks_run_with_colab_versions(course_dir, name, tmp_path):
+def test_student_and_solution_notebooks_run_with_colab_versions(
+    course_dir, name, tmp_path
+):
     if not COLAB_PYTHON.exists():
         pytest.skip(f"SKIPPED LOUDLY: no Colab-like environment at {COLAB_PYTHON}")
-    student = _run_cells(COLAB_PYTHON, course_dir / name / "student" / f"{name}.ipynb", tmp_path)
+    student = _run_cells(
+        COLAB_PYTHON, course_dir / name / "student" / f"{name}.ipynb", tmp_path
+    )
     assert student.returncode == 0, student.stderr[-3000:]
     assert "✗" in student.stdout and "Skipped until the self-checks" in student.stdout
     assert "✓" not in student.stdout
-    solution = _run_cells(COLAB_PYTHON, course_dir / name / "solution" / f"{name}.ipynb", tmp_path)
+    solution = _run_cells(
+        COLAB_PYTHON, course_dir / name / "solution" / f"{name}.ipynb", tmp_path
+    )
     assert solution.returncode == 0, solution.stderr[-3000:]
-    assert "✗" not in solution.stdout and "Skipped" not in solution.stdout, solution.stdout
+    assert "✗" not in solution.stdout and "Skipped" not in solution.stdout, (
+        solution.stdout
+    )
     assert solution.stdout.count("✓") >= 4
