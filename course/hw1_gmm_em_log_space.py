@@ -35,6 +35,11 @@
 # them again plus hidden tests, on other data. A self-check that passes is a good
 # sign, not a guarantee of full marks.
 #
+# **Handing in.** Run every cell from the top (*Runtime → Run all* in Colab), then
+# download the notebook (*File → Download → Download .ipynb*) and hand it in. The
+# grader runs it from the top in a fresh kernel: code that only works when cells run in
+# another order loses points.
+#
 # Notation (the book's): points $\mathbf{x}_i$, $i = 1..N$, in dimension $D$;
 # components $c = 1..C$; weights $\pi_c$, means $\boldsymbol{\mu}_c$, covariances
 # $\boldsymbol{\Sigma}_c$; responsibilities $q_{ic}$.

@@ -55,6 +55,11 @@
 # **Rules.** numpy and scipy only in your functions. Replace every `...`; keep the
 # names and arguments. After each question a *self-check* cell runs the public tests;
 # the grader runs them again plus hidden tests on other data.
+#
+# **Handing in.** Run every cell from the top (*Runtime → Run all* in Colab), then
+# download the notebook (*File → Download → Download .ipynb*) and hand it in. The
+# grader runs it from the top in a fresh kernel: code that only works when cells run in
+# another order loses points.
 
 # %%
 import numpy as np
