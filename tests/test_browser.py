@@ -46,7 +46,7 @@ VIEWPORT = {"width": DESKTOP, "height": VIEWPORT_HEIGHT}
 PAGE_TIMEOUT_MS = 30_000
 # The intro, a chapter with equations and solutions, the page with the animation
 # (found by suffix, so that renaming a file to its chapter number keeps them).
-DARK_ENTRIES = [ENTRIES[0]] + [e for e in ENTRIES if e.endswith(("03_em_for_gmms", "em_in_pictures"))]
+DARK_ENTRIES = [ENTRIES[0]] + [e for e in ENTRIES if e.endswith(("03_em_for_gmms", "06_em_in_pictures"))]
 
 # Left in the text when math is not typeset (Sphinx writes display math between \[ \]).
 RAW_MATH = ["$$", "\\[", "\\(", "\\begin{", "\\tag{"]
