@@ -8,7 +8,8 @@ import plus a Jupyter kernel -- so every version is the one Colab has. Packages
 Colab lacks (``distributed``) are not installed: the set-up cell of a chapter
 that needs one installs it, as it does in Colab.
 
-Re-running is cheap: an environment whose stamp matches its runtime file is kept.
+Re-running is cheap: an environment whose stamp matches its runtime file is kept,
+after uninstalling anything a previous run added to it.
 Prints the environment's python, or exits with status 3 and a reason when no
 interpreter of the right minor version exists on this machine.
 """
@@ -54,6 +55,7 @@ def build(name: str) -> Path:
     stamp = venv / ".constraints-sha256"
     digest = hashlib.sha256(constraints.read_bytes()).hexdigest()
     if python.exists() and stamp.exists() and stamp.read_text() == digest:
+        restore(python, venv / ".baseline-freeze")
         return python
     minor = runtime_python(name)
     interpreter = find_interpreter(minor)
@@ -65,8 +67,27 @@ def build(name: str) -> Path:
     subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-c", str(constraints), *PACKAGES], check=True)
+    (venv / ".baseline-freeze").write_text(freeze(python))
     stamp.write_text(digest)
     return python
+
+
+def freeze(python: Path) -> str:
+    done = subprocess.run([str(python), "-m", "pip", "freeze", "--all", "--disable-pip-version-check"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def _names(frozen: str) -> set[str]:
+    return {line.split("==")[0].lower() for line in frozen.splitlines() if "==" in line}
+
+
+def restore(python: Path, baseline: Path) -> None:
+    """Uninstall what a chapter's Colab-only cell installed in an earlier run (e.g.
+    ``distributed``), so every run starts from Colab's packages and no more."""
+    extra = sorted(_names(freeze(python)) - _names(baseline.read_text()))
+    if extra:
+        subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "--quiet", *extra], check=True)
 
 
 if __name__ == "__main__":

@@ -66,3 +66,21 @@ def execute(path: Path, cwd: Path | None = None, env: dict | None = None, timeou
 
 EQ_TAG = re.compile(r"\\tag\{(\d+)\}")
 EQ_REF = re.compile(r"\b(?:Eqs?\.|Equations?)\s*\((\d+)\)((?:\s*(?:,|and|to|–|-|or)\s*\((\d+)\))*)")
+
+
+# A package Colab lacks that a chapter needs may be installed by a hidden cell of that
+# chapter, in Colab only, pinned to the release matching a library Colab has:
+# {package: the expression its version must equal}.
+COLAB_ONLY_INSTALLS = {"distributed": "dask.__version__"}
+
+
+def colab_only_install(cell) -> str | None:
+    """The package a hidden, Colab-only install cell installs, or None for any other cell."""
+    if "remove-cell" not in cell.metadata.get("tags", []) or not re.search(r"^if IN_COLAB\b", cell.source, re.M):
+        return None
+    for package, version in COLAB_ONLY_INSTALLS.items():
+        pinned = re.search(rf'f"{package}=={{{re.escape(version)}}}"', cell.source)
+        upgrades = re.search(r'"(?:--upgrade|-U)"', cell.source)
+        if pinned and not upgrades:
+            return package
+    return None

@@ -28,7 +28,7 @@ from nbclient.exceptions import CellExecutionError
 
 from book_notebooks import ROOT, repository_and_ref
 from browser_support import LOCAL_HOST, serve, unused_port
-from notebook_support import NOTEBOOK_IDS, NOTEBOOKS, code_cells, read
+from notebook_support import COLAB_ONLY_INSTALLS, NOTEBOOK_IDS, NOTEBOOKS, code_cells, colab_only_install, read
 from package_support import package_sources, site_packages, throwaway_python
 
 HELPER = "latent_variable_models_util.py"
@@ -240,6 +240,8 @@ def test_chapter_uses_colabs_own_scientific_libraries(notebook):
         r"|(?:subprocess\.\w+|os\.system)\(.*\b(?:pip|conda|mamba|uv)\b"
         r"|importlib\.reload\(|pkg_resources\.require\(", re.M)
     for cell in code_cells(read(notebook))[1:]:    # the set-up cell installs the book's package only
+        if colab_only_install(cell):
+            continue  # a package Colab lacks (test_colab_only_installs_add_only_what_colab_lacks)
         assert not install.search(cell.source), f"a cell installs or swaps packages:\n{cell.source}"
         for line in cell.source.splitlines():
             if line.lstrip().startswith(("!", "%")):
@@ -281,3 +283,17 @@ def test_the_pinned_versions_we_test_with_are_the_top_of_the_supported_range():
             continue
         assert _version(pins[name])[:2] == _version(high)[:2], (
             f"{name}: requirements.txt pins {pins[name]}, README says up to {high}")
+
+
+def test_colab_only_installs_add_only_what_colab_lacks():
+    # Each package a hidden cell installs in Colab is absent from every Colab runtime we
+    # test, and the library its version is pinned to is present in each.
+    runtimes = sorted((ROOT / "tests" / "colab_runtimes").glob("*.txt"))
+    assert runtimes
+    installed = {colab_only_install(c) for nb in NOTEBOOKS for c in code_cells(read(nb))} - {None}
+    assert installed == {"distributed"}
+    for path in runtimes:
+        names = {n.lower() for n in re.findall(r"^([A-Za-z0-9_.-]+)==", path.read_text(), re.M)}
+        for package, version in COLAB_ONLY_INSTALLS.items():
+            assert package not in names, f"Colab {path.stem} has {package}: do not install it"
+            assert version.split(".")[0] in names, f"Colab {path.stem} lacks {version.split('.')[0]}"
