@@ -1,4 +1,4 @@
-"""How fast EM converges, and how to make it faster (chapter 9).
+"""How fast EM converges, and how to make it faster (chapter 9 (09_em_convergence)).
 
 EM is a fixed-point iteration ``theta_{t+1} = M(theta_t)``. Near a maximum
 ``theta*`` the error shrinks by the Jacobian of ``M`` at ``theta*`` each step,
@@ -26,6 +26,7 @@ import numpy as np
 
 from .fast_em import m_step_from_stats
 from .suffstats import sufficient_statistics
+from .validation import validate_positive_int
 
 __all__ = [
     "pack_params",
@@ -40,19 +41,11 @@ __all__ = [
 ]
 
 
-def _check_positive_int(value, name):
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, (int, np.integer))
-        or value < 1
-    ):
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
 def n_params(C, D):
-    """Length ``k`` of the parameter vector of a C-component, D-dimensional mixture."""
-    C, D = _check_positive_int(C, "C"), _check_positive_int(D, "D")
+    """Length ``k`` of the parameter vector of a C-component, D-dimensional mixture.
+
+    Chapter 9 (09_em_convergence)."""
+    C, D = validate_positive_int(C, "C"), validate_positive_int(D, "D")
     return (C - 1) + C * D + C * D * (D + 1) // 2
 
 
@@ -70,6 +63,8 @@ def _check_theta(theta, C, D):
 
 def pack_params(pi, mu, sigma):
     """Parameters ``pi`` (C,), ``mu`` (C, D), ``sigma`` (C, D, D) as one vector (k,).
+
+    Chapter 9 (09_em_convergence).
 
     Raises ``ValueError`` for a weight that is not positive or a covariance
     that is not positive definite (they have no unconstrained coordinates).
@@ -98,10 +93,12 @@ def pack_params(pi, mu, sigma):
 def unpack_params(theta, C, D):
     """The mixture ``(pi, mu, sigma, chol)`` of ``theta`` (k,).
 
+    Chapter 9 (09_em_convergence).
+
     Shapes (C,), (C, D), (C, D, D), (C, D, D); ``chol`` holds the lower Cholesky
     factors of ``sigma``.
     """
-    C, D = _check_positive_int(C, "C"), _check_positive_int(D, "D")
+    C, D = validate_positive_int(C, "C"), validate_positive_int(D, "D")
     theta = _check_theta(theta, C, D)
     logits = np.append(theta[: C - 1], 0.0)
     pi = np.exp(logits - logits.max())
@@ -119,7 +116,7 @@ def unpack_params(theta, C, D):
 def em_step(theta, X, C):
     """One EM iteration on the vector ``theta`` (k,): ``(M(theta), log p(X | theta))``.
 
-    Chapter 9 iterates, differentiates and accelerates it.
+    Chapter 9 (09_em_convergence) iterates, differentiates and accelerates it.
 
     One pass over ``X`` (N, D): the E-step (equation (6)) and the sums of the
     M-step, then the M-step (equations (16)-(18)), with the library's
@@ -138,14 +135,16 @@ def em_step(theta, X, C):
 
 
 def em_map(theta, X, C):
-    """The EM map ``M(theta)`` (k,): one E-step and M-step from ``theta`` (k,)."""
+    """The EM map ``M(theta)`` (k,): one E-step and M-step from ``theta`` (k,).
+
+    Chapter 9 (09_em_convergence)."""
     return em_step(theta, X, C)[0]
 
 
 def numerical_jacobian(f, theta, h=1e-6):
     """Jacobian ``J[j, l] = d f_j / d theta_l`` (m, k) of ``f`` at ``theta`` (k,).
 
-    Chapter 9 differentiates the EM map with it; its spectral radius at a
+    Chapter 9 (09_em_convergence) differentiates the EM map with it; its spectral radius at a
     maximum is EM's rate of convergence.
 
     Central differences ``(f(theta + h e_l) - f(theta - h e_l)) / 2h``: 2 k
@@ -165,7 +164,9 @@ def numerical_jacobian(f, theta, h=1e-6):
 
 
 def spectral_radius(J):
-    """Largest absolute eigenvalue of a square matrix ``J`` (k, k)."""
+    """Largest absolute eigenvalue of a square matrix ``J`` (k, k).
+
+    Chapter 9 (09_em_convergence)."""
     J = np.asarray(J, dtype=float)
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
         raise ValueError(f"J must be a square matrix; got shape {J.shape}")
@@ -174,7 +175,7 @@ def spectral_radius(J):
 
 @dataclass
 class SquaremResult:
-    """Outcome of :func:`squarem`.
+    """Outcome of :func:`squarem`. Chapter 9 (09_em_convergence).
 
     Attributes
     ----------
@@ -206,7 +207,7 @@ class SquaremResult:
 def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
     """SQUAREM, scheme SqS3 (Varadhan and Roland, 2008), with a monotonicity safeguard.
 
-    Chapter 9 uses it to accelerate EM (``step`` = :func:`em_step`).
+    Chapter 9 (09_em_convergence) uses it to accelerate EM (``step`` = :func:`em_step`).
 
     Parameters
     ----------
@@ -246,7 +247,7 @@ def squarem(step, theta0, tol=1e-10, max_passes=1000, step_max0=1.0, mstep=4.0):
         raise ValueError(f"theta0 must be a finite vector; got shape {theta.shape}")
     if not (np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive number; got {tol!r}")
-    max_passes = _check_positive_int(max_passes, "max_passes")
+    max_passes = validate_positive_int(max_passes, "max_passes")
     if not (step_max0 >= 1 and mstep > 1):
         raise ValueError(
             f"need step_max0 >= 1 and mstep > 1; got {step_max0!r}, {mstep!r}"

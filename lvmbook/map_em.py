@@ -1,7 +1,7 @@
 """MAP-EM: EM for a Gaussian mixture with an inverse-Wishart prior on the covariances.
 
 The likelihood of a Gaussian mixture has no maximum: a component that shrinks onto
-one data point sends it to infinity (chapter 7, "When EM goes wrong"). A conjugate
+one data point sends it to infinity (chapter 7 (07_failure_modes), "When EM goes wrong"). A conjugate
 inverse-Wishart prior on every covariance,
 
     p(Sigma_c) = IW(Sigma_c | Psi, nu)
@@ -32,7 +32,6 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp, multigammaln
 
 __all__ = [
     "MapEMResult",
@@ -131,7 +130,7 @@ def _cholesky(sigma):
 
 
 def inverse_wishart_logpdf(sigma, psi, nu):
-    """log IW(Sigma_c | Psi, nu) of each covariance, shape (C,); chapter 7.
+    """log IW(Sigma_c | Psi, nu) of each covariance, shape (C,); chapter 7 (07_failure_modes).
 
     ``sigma`` (C, D, D) or (D, D); ``psi`` (D, D) or (C, D, D), positive definite;
     ``nu > D - 1``. The density is
@@ -153,14 +152,14 @@ def inverse_wishart_logpdf(sigma, psi, nu):
     return (
         0.5 * nu * log_det_psi
         - 0.5 * nu * D * np.log(2.0)
-        - multigammaln(0.5 * nu, D)
+        - _multigammaln(0.5 * nu, D)
         - 0.5 * (nu + D + 1) * log_det_sigma
         - 0.5 * trace
     )
 
 
 def weak_covariance_prior(X, C):
-    """A weak inverse-Wishart prior for C components on data X (N, D); chapter 7.
+    """A weak inverse-Wishart prior for C components on data X (N, D); chapter 7 (07_failure_modes).
 
     Returns ``(psi, nu)`` with ``nu = D + 2`` (the smallest integer for which the
     prior has a mean) and ``psi = cov(X) / C^(2/D)``: each component's covariance
@@ -182,7 +181,7 @@ def weak_covariance_prior(X, C):
 
 
 def reg_covar_prior(q, reg_covar, D):
-    """The "prior" whose MAP M-step is scikit-learn's ``reg_covar``; chapter 7.
+    """The "prior" whose MAP M-step is scikit-learn's ``reg_covar``; chapter 7 (07_failure_modes).
 
     ``q`` (N, C) responsibilities, ``reg_covar`` > 0, ``D`` the dimension.
     Returns ``(psi, nu)``: ``psi`` of shape (C, D, D) with
@@ -229,7 +228,7 @@ def _log_joint(X, pi, mu, sigma):
 
 
 def map_e_step(X, pi, mu, sigma):
-    """Responsibilities q_ic, shape (N, C): equation (6), in log space; chapter 7.
+    """Responsibilities q_ic, shape (N, C): equation (6), in log space; chapter 7 (07_failure_modes).
 
     The prior does not enter the E-step: q is the posterior of the labels given
     the current parameters, as in maximum-likelihood EM.
@@ -237,11 +236,11 @@ def map_e_step(X, pi, mu, sigma):
     X = _data(X)
     pi, mu, sigma = _parameters(pi, mu, sigma, X.shape[1])
     log_joint = _log_joint(X, pi, mu, sigma)
-    return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+    return np.exp(log_joint - _logsumexp(log_joint, axis=1, keepdims=True))
 
 
 def map_m_step(X, q, psi, nu):
-    """MAP M-step with an inverse-Wishart(psi, nu) prior on each covariance; ch. 7.
+    """MAP M-step with an inverse-Wishart(psi, nu) prior on each covariance; chapter 7 (07_failure_modes).
 
     ``X`` (N, D), ``q`` (N, C), ``psi`` (D, D) or (C, D, D) positive definite,
     ``nu >= -(D + 1)``. Returns ``(pi, mu, sigma)`` of shapes (C,), (C, D),
@@ -276,20 +275,20 @@ def map_m_step(X, q, psi, nu):
 
 
 def map_log_posterior(X, pi, mu, sigma, psi, nu):
-    """log p(X | theta) + sum_c log IW(Sigma_c | psi, nu), a scalar; chapter 7.
+    """log p(X | theta) + sum_c log IW(Sigma_c | psi, nu), a scalar; chapter 7 (07_failure_modes).
 
     The objective that MAP-EM never decreases (up to the constant log p(X)
     and the flat priors on the weights and means). ``nu > D - 1``.
     """
     X = _data(X)
     pi, mu, sigma = _parameters(pi, mu, sigma, X.shape[1])
-    log_lik = logsumexp(_log_joint(X, pi, mu, sigma), axis=1).sum()
+    log_lik = _logsumexp(_log_joint(X, pi, mu, sigma), axis=1).sum()
     return float(log_lik + inverse_wishart_logpdf(sigma, psi, nu).sum())
 
 
 @dataclass(frozen=True)
 class MapEMResult:
-    """Result of :func:`fit_map_em`.
+    """Result of :func:`fit_map_em`; chapter 7 (07_failure_modes).
 
     ``pi`` (C,), ``mu`` (C, D), ``sigma`` (C, D, D): the last parameters;
     ``history``: the log posterior of the start and after every iteration,
@@ -306,7 +305,7 @@ class MapEMResult:
 
 
 def fit_map_em(X, init, psi, nu, max_iter=500, tol=1e-8):
-    """MAP-EM from ``init = (pi, mu, sigma)`` with an IW(psi, nu) prior; chapter 7.
+    """MAP-EM from ``init = (pi, mu, sigma)`` with an IW(psi, nu) prior; chapter 7 (07_failure_modes).
 
     Alternates :func:`map_e_step` and :func:`map_m_step` until the log posterior
     (:func:`map_log_posterior`) gains less than ``tol`` in one iteration, or for
@@ -335,3 +334,15 @@ def fit_map_em(X, init, psi, nu, max_iter=500, tol=1e-8):
             converged = True
             break
     return MapEMResult(pi, mu, sigma, np.array(history), len(history) - 1, converged)
+
+
+def _logsumexp(a, axis=None, keepdims=False):
+    from scipy.special import logsumexp  # scipy is imported on first use only
+
+    return logsumexp(a, axis=axis, keepdims=keepdims)
+
+
+def _multigammaln(a, d):
+    from scipy.special import multigammaln
+
+    return multigammaln(a, d)

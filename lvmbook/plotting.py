@@ -23,14 +23,22 @@ BOOK_STYLE = {
     "figure.figsize": (6.4, 4.8),
     "figure.dpi": 100,
     "savefig.dpi": 100,
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
+    # Sizes chosen for the page: at 100 dpi a 6.4-inch figure is shown 1:1 in the
+    # desktop column, and tick labels stay legible when a phone shrinks it by half.
+    "font.size": 12,
+    "axes.titlesize": 13,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    # A legend that must sit on the data keeps it readable behind a light box.
+    "legend.framealpha": 0.85,
+    "legend.edgecolor": "0.85",
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "legend.frameon": False,
+    "legend.frameon": True,
     "image.cmap": "viridis",
     "svg.hashsalt": "lvm-book",
 }
@@ -199,7 +207,7 @@ def plot_gmm_plate(filename=None, dpi=100, ax=None):
 
     validate_positive_int(dpi, "dpi")
     if ax is None:
-        _, ax = plt.subplots(figsize=(3.2, 2.4))
+        _, ax = plt.subplots(figsize=(4.8, 3.6))
     ax.set_xlim(0, 4)
     ax.set_ylim(0, 3)
     ax.set_aspect("equal")
