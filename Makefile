@@ -96,7 +96,7 @@ nbval: $(REQ_STAMP)
 # The quick inner loop (a few minutes): the unit tests and nbval, without the browser,
 # the Colab runtimes, the other CPU kernels, the PDF, the slides and the course.
 SLOW_TESTS := test_browser test_colab test_colab_runtimes test_cpu_independence test_figures \
-  test_student_edition test_pdf test_slides test_course test_make_targets
+  test_student_edition test_pdf test_slides test_course test_make_targets test_book_build
 check: $(REQ_STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider $(foreach t,$(SLOW_TESTS),--ignore=tests/$(t).py)
 	$(MAKE) nbval

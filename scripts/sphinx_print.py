@@ -37,6 +37,7 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.writers.latex import LaTeXTranslator
 
 __all__ = [
     "macro_preamble",
@@ -203,9 +204,28 @@ def print_transforms(app, doctree, docname) -> None:
             note += nodes.emphasis(text=ANIMATION_NOTE)
             cell.replace_self(note)
     collect_solutions(doctree)
+    for solution in [n for n in doctree.findall(nodes.Element) if _is_solution(n)]:
+        for figure in solution.findall(nodes.figure):
+            figure["in_box"] = True
+
+
+def visit_figure(self, node: nodes.Element) -> None:
+    """A figure inside a solution box cannot float in LaTeX ("Not in outer par mode"):
+    it is set in place, centred, with its numbered caption (Sphinx's minipage path)."""
+    if node.get("in_box"):
+        node["outer_minipage"] = self.in_minipage
+        self.in_minipage = 1
+    LaTeXTranslator.visit_figure(self, node)
+
+
+def depart_figure(self, node: nodes.Element) -> None:
+    LaTeXTranslator.depart_figure(self, node)
+    if node.get("in_box"):
+        self.in_minipage = node["outer_minipage"]
 
 
 def setup(app):
+    app.add_node(nodes.figure, override=True, latex=(visit_figure, depart_figure))
     app.connect("config-inited", add_macros, priority=900)
     app.connect("doctree-resolved", print_transforms)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

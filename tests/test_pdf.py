@@ -199,7 +199,8 @@ def test_every_captioned_figure_has_its_caption():
 
 def test_solutions_follow_a_solutions_heading_at_the_end_of_each_chapter():
     directives = sum(
-        c.source.count("```{solution}") for _, nb in notebooks() for c in nb.cells
+        c.source.count("```{solution}") + c.source.count("```{solution-start}")
+        for _, nb in notebooks() for c in nb.cells
         if c.cell_type == "markdown"
     )
     body = text()
