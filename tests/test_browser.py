@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from book_notebooks import ROOT, toc_entries
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, HTML_DIR, LOCAL_HOST, serve
+from browser_support import ARTIFACTS, HTML_DIR, LOCAL_HOST, chromium_browser, serve
 
 ENTRIES = toc_entries()
 MATHJAX_VERSION = json.loads((ROOT / "package-lock.json").read_text())["packages"]["node_modules/mathjax"]["version"]
@@ -288,14 +288,8 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 def _shot_name(entry: str, width: int, suffix: str = "") -> Path:

@@ -17,12 +17,14 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from book_notebooks import ROOT
 from notebook_support import NOTEBOOK_IDS, NOTEBOOKS
-from test_colab import checkout, colab_module, run_as_in_colab  # noqa: F401  (fixtures)
+from package_support import site_packages
+from test_colab import checkout, colab_module, kernel_spec, run_as_in_colab  # noqa: F401  (fixtures)
 
 RUNTIMES = sorted(p.stem for p in (ROOT / "tests" / "colab_runtimes").glob("*.txt"))
 REPORTED = ("numpy", "scipy", "matplotlib", "scikit-learn")
@@ -38,20 +40,18 @@ def published_versions(runtime: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=RUNTIMES)
 def runtime(request, tmp_path_factory):
-    """(name, kernel name, JUPYTER_PATH) of a kernel running in Colab runtime ``name``'s versions."""
+    """(name, kernel) of a kernel running in Colab runtime ``name``'s versions, where the
+    chapters' set-up cell installs the book's package as it does in Colab."""
     name = request.param
     built = subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_runtime_env.py"), name],
                            capture_output=True, text=True)
     if built.returncode == 3:
         pytest.skip(f"SKIPPED LOUDLY: Colab runtime {name} cannot be reproduced here: {built.stderr.strip()}")
     assert built.returncode == 0, built.stderr[-3000:]
-    python = built.stdout.strip().splitlines()[-1]
-    spec = tmp_path_factory.mktemp(f"kernels-{name}") / "kernels" / f"colab-{name}"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Colab {name}", "language": "python"}))
-    return name, f"colab-{name}", str(spec.parent.parent)
+    python = Path(built.stdout.strip().splitlines()[-1])
+    folder = tmp_path_factory.mktemp(f"kernels-{name}")
+    kernel = (kernel_spec(folder, python, f"colab-{name}"), f"colab-{name}", site_packages(python))
+    return name, kernel
 
 
 def test_runtime_files_name_their_backend_info_commit():
@@ -62,13 +62,11 @@ def test_runtime_files_name_their_backend_info_commit():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
-def test_chapter_runs_alone_on_colab_runtime(notebook, runtime, tmp_path, checkout, colab_module,  # noqa: F811
-                                             monkeypatch):
-    name, kernel, jupyter_path = runtime
-    monkeypatch.setenv("JUPYTER_PATH", jupyter_path)
+def test_chapter_runs_alone_on_colab_runtime(notebook, runtime, tmp_path, checkout, colab_module):  # noqa: F811
+    name, kernel = runtime
     start = time.perf_counter()
 
-    used = run_as_in_colab(notebook, tmp_path, checkout, colab_module, kernel_name=kernel)
+    used = run_as_in_colab(notebook, tmp_path, checkout, colab_module, kernel)
 
     elapsed = time.perf_counter() - start
     expected = published_versions(name)

@@ -19,7 +19,7 @@ import pytest
 import book_notebooks
 import build_slides
 import set_slide_metadata as rule
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, HTML_DIR, LOCAL_HOST, serve
+from browser_support import HTML_DIR, LOCAL_HOST, chromium_browser, serve
 
 ROOT = book_notebooks.ROOT
 SITE = HTML_DIR  # _build/html, or BOOK_HTML_DIR (tests/browser_support.py)
@@ -119,14 +119,8 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 DECK_STATE_JS = """
