@@ -7,6 +7,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 REQ_STAMP := $(VENV)/.requirements-installed
+# Otter-Grader's own environment for the graded homework (see `course` below); defined
+# here because `test` names it as a prerequisite.
+COURSE_VENV := build/course-venv
+COURSE_STAMP := $(COURSE_VENV)/.requirements-installed
 
 # One BLAS thread, so that stored outputs are reproduced to the last printed digit.
 export OMP_NUM_THREADS := 1
@@ -86,7 +90,7 @@ slides: $(REQ_STAMP) node_modules/.package-lock.json
 	$(PY) scripts/build_slides.py
 
 test: book browser pdf slides $(COURSE_STAMP)
-	$(PY) -m pytest tests -p no:cacheprovider
+	LVM_FULL_TEST=1 $(PY) -m pytest tests -p no:cacheprovider
 	$(MAKE) nbval
 
 # Every notebook re-run and compared with its stored outputs, on this machine's CPU.
@@ -123,9 +127,6 @@ student: $(REQ_STAMP) $(MATHJAX_STAMP)
 # autograders and solutions under build/course/. Otter-Grader has its own environment from
 # the exact pins of tests/requirements-course.txt (it needs a newer ipywidgets than Colab's,
 # so it stays out of requirements.txt); tests/test_course.py grades with it.
-COURSE_VENV := build/course-venv
-COURSE_STAMP := $(COURSE_VENV)/.requirements-installed
-
 $(COURSE_STAMP): tests/requirements-course.txt | check-python
 	rm -rf $(COURSE_VENV)
 	$(PYTHON) -m venv $(COURSE_VENV)
