@@ -212,7 +212,7 @@ LAYOUT_JS = r"""
     .filter((b) => { const r = b.getBoundingClientRect(); return r.right > vw + 1 || r.left < -1; }).length;
   const body_colour = getComputedStyle(article.querySelector('p') || article).color;
   const grey_captions = Array.from(article.querySelectorAll('figcaption .caption-text, figcaption p'))
-    .filter((c) => getComputedStyle(c).color !== body_colour).length;
+    .filter((c) => getComputedStyle(c).color !== body_colour || Number(getComputedStyle(c).fontWeight) < 400).length;
   return {vw, page_width: document.documentElement.scrollWidth, grey_captions, sticking_out: sticking_out.slice(0, 10),
           clipped: clipped.slice(0, 10), equations, code, figures, controls_cut: controls};
 }
