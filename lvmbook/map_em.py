@@ -33,6 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .densities import _gaussian_logpdf_chol
+from .validation import (
+    validate_data,
+    validate_mixture,
+    validate_nonnegative,
+    validate_positive_int,
+    validate_responsibilities,
+)
+
 __all__ = [
     "MapEMResult",
     "fit_map_em",
@@ -48,26 +57,6 @@ __all__ = [
 # ----------------------------------------------------------------------------
 # Checks of the arguments
 # ----------------------------------------------------------------------------
-
-
-def _data(X):
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-D array of shape (N, D); got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X must hold finite numbers only (no NaN or inf)")
-    return X
-
-
-def _responsibilities(q, N):
-    q = np.asarray(q, dtype=float)
-    if q.ndim != 2 or q.shape[0] != N:
-        raise ValueError(f"q must have shape (N, C) with N = {N}; got shape {q.shape}")
-    if not np.all(np.isfinite(q)) or np.any(q < 0):
-        raise ValueError("q must hold finite non-negative responsibilities")
-    if not np.allclose(q.sum(axis=1), 1.0, rtol=0, atol=1e-8):
-        raise ValueError("every row of q must sum to 1")
-    return q
 
 
 def _nu(nu, D, proper):
@@ -96,23 +85,6 @@ def _scale(psi, C, D):
     if np.linalg.eigvalsh(psi).min() <= 0:
         raise ValueError("psi must be positive definite")
     return psi
-
-
-def _parameters(pi, mu, sigma, D):
-    pi = np.asarray(pi, dtype=float)
-    mu = np.asarray(mu, dtype=float)
-    sigma = np.asarray(sigma, dtype=float)
-    C = pi.shape[0] if pi.ndim == 1 else -1
-    if pi.ndim != 1 or mu.shape != (C, D) or sigma.shape != (C, D, D):
-        raise ValueError(
-            "pi, mu and sigma must have shapes (C,), (C, D) and (C, D, D) with D = "
-            f"{D}; got {pi.shape}, {mu.shape} and {sigma.shape}"
-        )
-    if np.any(pi < 0) or not np.isclose(pi.sum(), 1.0, rtol=0, atol=1e-8):
-        raise ValueError("pi must be non-negative and sum to 1")
-    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-        raise ValueError("mu and sigma must be finite")
-    return pi, mu, sigma
 
 
 def _cholesky(sigma):
@@ -168,7 +140,7 @@ def weak_covariance_prior(X, C):
     With so few prior degrees of freedom the prior is overwhelmed by any component
     that explains more than a handful of points.
     """
-    X = _data(X)
+    X = validate_data(X)
     N, D = X.shape
     if not isinstance(C, numbers.Integral) or C < 1:
         raise ValueError(f"C must be a positive integer; got {C!r}")
@@ -196,7 +168,7 @@ def reg_covar_prior(q, reg_covar, D):
         raise ValueError(f"q must have shape (N, C); got shape {q.shape}")
     if not isinstance(D, numbers.Integral) or D < 1:
         raise ValueError(f"D must be a positive integer; got {D!r}")
-    q = _responsibilities(q, q.shape[0])
+    q = validate_responsibilities(q, q.shape[0])
     if not isinstance(reg_covar, numbers.Real) or not (
         np.isfinite(reg_covar) and reg_covar > 0
     ):
@@ -215,16 +187,13 @@ def reg_covar_prior(q, reg_covar, D):
 # ----------------------------------------------------------------------------
 
 
-def _log_joint(X, pi, mu, sigma):
-    """log pi_c + log N(x_i | mu_c, Sigma_c), shape (N, C)."""
-    D = X.shape[1]
-    L = _cholesky(sigma)
-    diff = X[:, None, :] - mu[None, :, :]  # (N, C, D)
-    z = np.linalg.solve(L[None], diff[..., None])[..., 0]  # L_c^{-1} (x_i - mu_c)
-    log_det = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)  # (C,)
+def _log_joint(X, pi, mu, chol):
+    """log pi_c + log N(x_i | mu_c, L_c L_c^T), shape (N, C), from Cholesky factors ``chol``."""
     with np.errstate(divide="ignore"):
         log_pi = np.log(pi)
-    return log_pi - 0.5 * (D * np.log(2 * np.pi) + log_det + (z**2).sum(axis=2))
+    return log_pi + np.column_stack(
+        [_gaussian_logpdf_chol(X, mu[c], chol[c]) for c in range(len(pi))]
+    )
 
 
 def map_e_step(X, pi, mu, sigma):
@@ -233,9 +202,9 @@ def map_e_step(X, pi, mu, sigma):
     The prior does not enter the E-step: q is the posterior of the labels given
     the current parameters, as in maximum-likelihood EM.
     """
-    X = _data(X)
-    pi, mu, sigma = _parameters(pi, mu, sigma, X.shape[1])
-    log_joint = _log_joint(X, pi, mu, sigma)
+    X = validate_data(X)
+    pi, mu, sigma, chol = validate_mixture(pi, mu, sigma, n_features=X.shape[1])
+    log_joint = _log_joint(X, pi, mu, chol)
     return np.exp(log_joint - _logsumexp(log_joint, axis=1, keepdims=True))
 
 
@@ -253,9 +222,9 @@ def map_m_step(X, q, psi, nu):
     N_c). Raises ``ValueError`` when a component has N_c = 0 (its mean is
     undefined under a flat prior).
     """
-    X = _data(X)
+    X = validate_data(X)
     N, D = X.shape
-    q = _responsibilities(q, N)
+    q = validate_responsibilities(q, N)
     C = q.shape[1]
     psi = _scale(psi, C, D)
     nu = _nu(nu, D, proper=False)
@@ -280,9 +249,9 @@ def map_log_posterior(X, pi, mu, sigma, psi, nu):
     The objective that MAP-EM never decreases (up to the constant log p(X)
     and the flat priors on the weights and means). ``nu > D - 1``.
     """
-    X = _data(X)
-    pi, mu, sigma = _parameters(pi, mu, sigma, X.shape[1])
-    log_lik = _logsumexp(_log_joint(X, pi, mu, sigma), axis=1).sum()
+    X = validate_data(X)
+    pi, mu, sigma, chol = validate_mixture(pi, mu, sigma, n_features=X.shape[1])
+    log_lik = _logsumexp(_log_joint(X, pi, mu, chol), axis=1).sum()
     return float(log_lik + inverse_wishart_logpdf(sigma, psi, nu).sum())
 
 
@@ -313,14 +282,12 @@ def fit_map_em(X, init, psi, nu, max_iter=500, tol=1e-8):
     Returns a :class:`MapEMResult`. Raises ``RuntimeError`` if the log posterior
     ever falls by more than round-off, which would be a bug.
     """
-    X = _data(X)
+    X = validate_data(X)
     D = X.shape[1]
-    pi, mu, sigma = _parameters(*init, D)
+    pi, mu, sigma, _ = validate_mixture(*init, n_features=D)
     _nu(nu, D, proper=True)
-    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}")
-    if not isinstance(tol, numbers.Real) or not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative finite number; got {tol!r}")
+    validate_positive_int(max_iter, "max_iter")
+    validate_nonnegative(tol, "tol")
     history = [map_log_posterior(X, pi, mu, sigma, psi, nu)]
     converged = False
     for _ in range(max_iter):
